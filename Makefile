@@ -1,0 +1,85 @@
+# socklab: network programming with sockets in C, as graded exercises.
+# `make` (or `make help`) lists the targets.
+
+CC       ?= cc
+CFLAGS   ?= -std=c11 -Wall -Wextra -Wpedantic -g -O1
+CPPFLAGS ?=
+LDFLAGS  ?=
+LDLIBS   ?= -pthread
+
+# What to grade, and which lesson (01, 02, ... or empty for all).
+HOMEWORK ?= homework
+LESSON   ?=
+# Which netcat the tests use: openbsd, traditional, ncat or busybox.
+NC       ?=
+
+BUILD    := build
+WERROR   := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -O1
+
+export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC
+
+.PHONY: help deps build peers skeletons grade grade-class test check bench demo slides clean
+
+help:
+	@echo "socklab: network programming with sockets in C"
+	@echo
+	@echo "Students:"
+	@echo "  make grade              build homework/ and run every lesson's tests"
+	@echo "  make grade LESSON=01    one lesson only"
+	@echo "Instructors:"
+	@echo "  make grade HOMEWORK=DIR grade another tree (a student's copy, or solutions)"
+	@echo "  make grade-class CLASS=DIR  grade every student folder in DIR"
+	@echo "  make skeletons          regenerate homework/ from solutions/"
+	@echo "  make test               the project's own checks"
+	@echo "Lecturers:"
+	@echo "  make demo LESSON=01     live demo in tmux"
+	@echo "  make slides             render the lecture to HTML"
+	@echo "  make bench              performance benchmarks"
+	@echo "Other:"
+	@echo "  make build              build the reference solutions into $(BUILD)/"
+	@echo "  make deps               install the test tools (bats, netcat)"
+	@echo "  make clean              remove $(BUILD)/"
+
+# Checks for the test tools; installs them where it can, or stops and
+# names the command to run.
+deps:
+	@sh tools/deps
+
+build: peers
+	@CFLAGS="$(WERROR)" tools/build solutions $(BUILD)/solutions
+
+peers:
+	@mkdir -p $(BUILD)/peers
+	@for c in tests/peers/*.c; do \
+		[ -f "$$c" ] || continue; \
+		out=$(BUILD)/peers/$$(basename "$$c" .c); \
+		$(CC) $(CPPFLAGS) $(WERROR) $(LDFLAGS) -o "$$out" "$$c" $(LDLIBS) || exit 1; \
+	done
+
+skeletons:
+	@tools/mkskel --sync
+
+grade: deps
+	@tests/grade -h "$(HOMEWORK)" $(if $(LESSON),-l "$(LESSON)")
+
+grade-class: deps
+	@test -n "$(CLASS)" || { echo "usage: make grade-class CLASS=DIR" >&2; exit 2; }
+	@tools/grade-class "$(CLASS)" $(if $(LESSON),"$(LESSON)")
+
+test:
+	@sh tools/deps test
+	@tests/check
+
+check: test
+
+bench: build
+	@tools/bench
+
+demo: build
+	@tools/demo $(LESSON)
+
+slides:
+	@tools/slides
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,234 @@
+#!/usr/bin/env bats
+# Lesson 01: the TCP echo server and client.  Every peer is netcat (the
+# flavour in $NC, or the first one found) except where netcat cannot do
+# the job reliably: tests/peers/tcp_peer echoes and resets connections.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	load lib/harness
+	harness_setup 01-tcp-echo
+}
+
+teardown() {
+	harness_teardown
+}
+
+# has_ipv6_loopback: the machine has ::1, and the netcat flavour speaks IPv6.
+has_ipv6_loopback() {
+	[ -r /proc/net/if_inet6 ] && grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 &&
+		[ "$NC_FLAVOUR" != traditional ]
+}
+
+# ------------------------------------------------------------- server --
+
+# bats test_tags=points:5
+@test "server echoes a short message to nc" {
+	start_server echo_server 127.0.0.1 @PORT
+	printf 'Hello, world' > "$T/sent"
+	nc_exchange 127.0.0.1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
+}
+
+# bats test_tags=points:5
+@test "server echoes each line as it arrives, before the client is done" {
+	start_server echo_server 127.0.0.1 @PORT
+	mkfifo "$T/in"
+	# Opened read-write, the FIFO does not block; nc sees its end when fd 7
+	# is closed.
+	exec 7<> "$T/in"
+	PROCESS_IN=$T/in start_process nc "${NC_CMD[@]}" 127.0.0.1 "$SERVER_PORT"
+	: > "$T/sent"
+	for line in "first line" "second, longer line" "third"; do
+		printf '%s\n' "$line" >&7
+		printf '%s\n' "$line" >> "$T/sent"
+		# The echo of this line must come back while nc's input is still
+		# open: a server that waits for the end of the data fails here.
+		wait_for_size "$PROCESS_OUT" "$(wc -c < "$T/sent")" 3 ||
+			{ cp "$PROCESS_OUT" "$T/got"; assert_same_bytes "$T/sent" "$T/got" "$T/sent"; fail "no echo within 3 s of sending '$line'"; }
+	done
+	exec 7>&-
+	cp "$PROCESS_OUT" "$T/got"
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
+}
+
+# bats test_tags=points:5
+@test "server echoes 1 MiB of random binary data byte for byte" {
+	start_server echo_server 127.0.0.1 @PORT
+	{ printf 'NUL\0CR\rLF\n\0\0'; head -c 1048576 /dev/urandom; } > "$T/sent"
+	nc_exchange 127.0.0.1 "$SERVER_PORT" 10 < "$T/sent" > "$T/got" || true
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
+}
+
+# bats test_tags=points:5
+@test "server finishes the echo and closes after the client half-closes" {
+	start_server echo_server 127.0.0.1 @PORT
+	head -c 200000 /dev/urandom > "$T/sent"
+	status=0
+	nc_exchange 127.0.0.1 "$SERVER_PORT" 5 < "$T/sent" > "$T/got" || status=$?
+	[ "$status" -ne 124 ] && [ "$status" -ne 137 ] ||
+		fail "the connection stayed open after the client half-closed: the server must close it when recv() returns 0"
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
+}
+
+# bats test_tags=points:5
+@test "server serves a second client after the first leaves" {
+	start_server echo_server 127.0.0.1 @PORT
+	printf 'first client' > "$T/sent1"
+	printf 'second client' > "$T/sent2"
+	nc_exchange 127.0.0.1 "$SERVER_PORT" < "$T/sent1" > "$T/got1" || true
+	nc_exchange 127.0.0.1 "$SERVER_PORT" < "$T/sent2" > "$T/got2" || true
+	assert_same_bytes "$T/sent1" "$T/got1" "$T/sent1"
+	assert_same_bytes "$T/sent2" "$T/got2" "$T/sent2"
+}
+
+# bats test_tags=points:3
+@test "server keeps serving after a client resets the connection mid-echo" {
+	start_server echo_server 127.0.0.1 @PORT
+	need_peer tcp_peer
+	run bounded 10 "$PEER" reset 127.0.0.1 "$SERVER_PORT" 4000000
+	kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died when a client reset its connection (SIGPIPE not ignored, or exit on a send error?)"
+	printf 'still there?' > "$T/sent"
+	nc_exchange 127.0.0.1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
+}
+
+# bats test_tags=points:2
+@test "server prints Listening on and Connected by with real addresses" {
+	start_server echo_server 127.0.0.1 @PORT
+	printf 'x' | nc_exchange 127.0.0.1 "$SERVER_PORT" > /dev/null || true
+	wait_for_line "$SERVER_OUT" '^Connected by 127\.0\.0\.1:[0-9]+$' 3 || true
+	run cat "$SERVER_OUT"
+	assert_line "Listening on 127.0.0.1:$SERVER_PORT"
+	assert_line --regexp '^Connected by 127\.0\.0\.1:[0-9]+$'
+}
+
+# bats test_tags=points:3
+@test "server accepts IPv6 clients on ::1" {
+	has_ipv6_loopback || skip "no IPv6 loopback here, or $NC_FLAVOUR netcat has no IPv6"
+	start_server echo_server ::1 @PORT
+	printf 'over IPv6' > "$T/sent"
+	nc_exchange ::1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
+	run cat "$SERVER_OUT"
+	assert_line --regexp "^Listening on \[?::1\]?:$SERVER_PORT\$"
+}
+
+# bats test_tags=points:3
+@test "server given port 0 listens on a free port and reports it" {
+	need_prog echo_server
+	start_process echo_server "$PROG" 127.0.0.1 0
+	SERVER_PID=$PROCESS_PID
+	wait_for_line "$PROCESS_OUT" '^Listening on 127\.0\.0\.1:[0-9]+$' 5 "$SERVER_PID" || {
+		echo "-- stdout: '$(escape_bytes < "$PROCESS_OUT")'"
+		fail "no line 'Listening on 127.0.0.1:PORT' within 5 s"
+	}
+	port=$(sed -n 's/^Listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$PROCESS_OUT" | head -n 1)
+	[ "$port" -gt 0 ] || fail "the reported port is $port: print the port getsockname() returns"
+	port_listening "$port" || fail "nothing listens on the reported port $port"
+	printf 'port zero' > "$T/sent"
+	nc_exchange 127.0.0.1 "$port" < "$T/sent" > "$T/got" || true
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
+}
+
+# bats test_tags=points:3
+@test "server fails with a clear message and exit 1 when the port is taken" {
+	start_server echo_server 127.0.0.1 @PORT
+	run_prog 5 echo_server 127.0.0.1 "$SERVER_PORT"
+	assert_equal "$status" 1
+	assert_regex "$stderr" '^echo_server: .*[Aa]ddress already in use'
+}
+
+# bats test_tags=points:3
+@test "server exits 0 on SIGTERM and on SIGINT" {
+	start_server echo_server 127.0.0.1 @PORT
+	stop_server TERM
+	[ "$SERVER_STATUS" -ne 124 ] || fail "still running 3 s after SIGTERM"
+	assert_equal "$SERVER_STATUS" 0
+	start_server echo_server 127.0.0.1 @PORT
+	stop_server INT
+	[ "$SERVER_STATUS" -ne 124 ] || fail "still running 3 s after SIGINT"
+	assert_equal "$SERVER_STATUS" 0
+}
+
+# bats test_tags=points:1
+@test "server rejects bad usage with exit 2" {
+	run_prog 5 echo_server 127.0.0.1 1 extra
+	assert_equal "$status" 2
+	assert_regex "$stderr" '^usage: echo_server'
+}
+
+# ------------------------------------------------------------- client --
+
+# listener_connection_ended PORT: the listener's end of the connection on
+# PORT is no longer ESTABLISHED (state 01 in /proc/net/tcp).
+listener_connection_ended() {
+	! _harness_port_used tcp "$1" 01
+}
+
+# bats test_tags=points:5
+@test "client sends exactly the message, then half-closes" {
+	# The listener's input stays open, so netcat itself never closes: the
+	# connection can only end because the client sent its FIN.
+	mkfifo "$T/reply"
+	exec 7<> "$T/reply"
+	start_nc_listener 127.0.0.1 "$T/reply"
+	need_prog echo_client
+	start_process echo_client "$PROG" 127.0.0.1 "$NC_PORT" 'Hi there!'
+	printf 'Hi there!' > "$T/sent"
+	wait_for_size "$NC_OUT" 9 3 "$PROCESS_PID" || true
+	cp "$NC_OUT" "$T/got"
+	assert_same_bytes "$T/sent" "$T/got"
+	if [ -r /proc/net/tcp ]; then
+		wait_until 3 listener_connection_ended "$NC_PORT" ||
+			fail "the client did not half-close: call shutdown(fd, SHUT_WR) after sending"
+	fi
+	exec 7>&-
+}
+
+# bats test_tags=points:5
+@test "client prints the reply as Received '...' with bytes escaped" {
+	printf 'tab\there\nquote'"'"' back\\slash \001\377' > "$T/reply"
+	start_nc_listener 127.0.0.1 "$T/reply"
+	run_prog 5 echo_client 127.0.0.1 "$NC_PORT" 'ping'
+	assert_equal "$status" 0
+	assert_text_equal "Received 'tab\\there\\nquote\\' back\\\\slash \\x01\\xff'" "$output" "the client's output"
+}
+
+# bats test_tags=points:5
+@test "client with - streams 1 MiB of binary data through an echo peer intact" {
+	need_peer tcp_peer
+	start_process peer "$PEER" echo 127.0.0.1
+	wait_for_line "$PROCESS_OUT" '^PORT [0-9]+$' 5 || fail "the echo peer did not start"
+	port=$(sed -n 's/^PORT //p' "$PROCESS_OUT")
+	{ printf '\0\r\n'; head -c 1048576 /dev/urandom; } > "$T/sent"
+	need_prog echo_client
+	status=0
+	bounded 10 "$PROG" 127.0.0.1 "$port" - < "$T/sent" > "$T/got" 2> "$T/err" || status=$?
+	stderr=$(tail -c 2000 "$T/err")
+	_harness_check_status echo_client "$status" 10
+	assert_equal "$status" 0
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
+}
+
+# bats test_tags=points:3
+@test "client reports a refused connection and exits 1" {
+	port=$(free_port tcp)
+	run_prog 5 echo_client 127.0.0.1 "$port" 'anyone?'
+	assert_equal "$status" 1
+	assert_regex "$stderr" "^echo_client: .*(refused|Refused)"
+}
+
+# bats test_tags=points:2
+@test "client reports an unknown host and exits 1" {
+	run_prog 10 echo_client no-such-host.invalid "$(free_port tcp)"
+	assert_equal "$status" 1
+	assert_regex "$stderr" '^echo_client: .*no-such-host\.invalid'
+}
+
+# bats test_tags=points:1
+@test "client rejects bad usage with exit 2" {
+	run_prog 5 echo_client localhost 1 message extra
+	assert_equal "$status" 2
+	assert_regex "$stderr" '^usage: echo_client'
+}

@@ -1,0 +1,143 @@
+/*
+ * tcp_peer: a known-good TCP peer for the tests, for the two jobs that no
+ * netcat does reliably.
+ *
+ *   tcp_peer echo HOST         listen on HOST, any free port; print
+ *                              "PORT n"; echo one connection, reading and
+ *                              writing at once, and close after the
+ *                              client half-closes and all is echoed
+ *   tcp_peer reset HOST PORT N connect, send N bytes, wait for the first
+ *                              byte of the reply, then close with a reset
+ *                              (SO_LINGER 0) while the server still sends
+ *
+ * Exit status 0 on success, 1 on any error (with a message on stderr).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int die(const char *what)
+{
+	fprintf(stderr, "tcp_peer: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static struct addrinfo *resolve(const char *host, const char *port, int passive)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0 };
+	struct addrinfo *list;
+	int err = getaddrinfo(host, port, &hints, &list);
+
+	if (err != 0) {
+		fprintf(stderr, "tcp_peer: %s: %s\n", host, gai_strerror(err));
+		exit(1);
+	}
+	return list;
+}
+
+/* Echo one connection: a buffer of pending bytes, sent as the socket allows. */
+static int echo_one(int fd)
+{
+	static char buf[1 << 16];
+	size_t len = 0, sent = 0;
+	int eof = 0;
+
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
+		die("fcntl");
+	while (!eof || sent < len) {
+		struct pollfd p = { .fd = fd, .events = (sent < len ? POLLOUT : 0) | (!eof && sent == len ? POLLIN : 0) };
+		ssize_t n;
+
+		if (poll(&p, 1, 10000) <= 0)
+			die("poll (10 s without progress)");
+		if (sent == len && !eof) {
+			n = recv(fd, buf, sizeof buf, 0);
+			if (n == 0)
+				eof = 1;
+			else if (n > 0)
+				len = (size_t)n, sent = 0;
+			else if (errno != EAGAIN && errno != EINTR)
+				die("recv");
+		} else if (sent < len) {
+			n = send(fd, buf + sent, len - sent, 0);
+			if (n > 0)
+				sent += (size_t)n;
+			else if (errno != EAGAIN && errno != EINTR)
+				die("send");
+		}
+	}
+	return close(fd);
+}
+
+int main(int argc, char *argv[])
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 3 && strcmp(argv[1], "echo") == 0) {
+		struct addrinfo *ai = resolve(argv[2], "0", 1);
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof addr;
+		char port[16];
+		int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol), client;
+
+		if (fd == -1 || bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 1) == -1)
+			die("listen");
+		freeaddrinfo(ai);
+		if (getsockname(fd, (struct sockaddr *)&addr, &len) == -1 ||
+		    getnameinfo((struct sockaddr *)&addr, len, NULL, 0, port, sizeof port, NI_NUMERICSERV) != 0)
+			die("getsockname");
+		printf("PORT %s\n", port);
+		fflush(stdout);
+		client = accept(fd, NULL, NULL);
+		if (client == -1)
+			die("accept");
+		close(fd);
+		return echo_one(client) == 0 ? 0 : 1;
+	}
+	if (argc == 5 && strcmp(argv[1], "reset") == 0) {
+		struct addrinfo *ai = resolve(argv[2], argv[3], 0);
+		size_t total = strtoul(argv[4], NULL, 10), done = 0;
+		struct linger hard = { .l_onoff = 1, .l_linger = 0 };
+		static char buf[1 << 16];
+		char first;
+		int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+
+		if (fd == -1 || connect(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+			die("connect");
+		freeaddrinfo(ai);
+		memset(buf, 'r', sizeof buf);
+		if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
+			die("fcntl");
+		/* Send as much as the server takes; stop at the first echoed byte. */
+		for (;;) {
+			struct pollfd p = { .fd = fd, .events = POLLIN | (done < total ? POLLOUT : 0) };
+			ssize_t n;
+
+			if (poll(&p, 1, 10000) <= 0)
+				die("poll (10 s without progress)");
+			if (p.revents & POLLIN) {
+				if (recv(fd, &first, 1, 0) == 1)
+					break;
+				die("recv (no echo)");
+			}
+			n = send(fd, buf, total - done < sizeof buf ? total - done : sizeof buf, 0);
+			if (n > 0)
+				done += (size_t)n;
+			else if (errno != EAGAIN && errno != EINTR)
+				die("send");
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard) == -1)
+			die("setsockopt SO_LINGER");
+		return close(fd) == 0 ? 0 : 1;
+	}
+	fprintf(stderr, "usage: tcp_peer echo HOST | tcp_peer reset HOST PORT BYTES\n");
+	return 2;
+}
