@@ -196,12 +196,14 @@ listener_connection_ended() {
 }
 
 # bats test_tags=points:5
-@test "client with - streams 1 MiB of binary data through an echo peer intact" {
+@test "client with - streams 8 MiB of binary data through an echo peer intact" {
+	# 8 MiB is more than the kernel buffers on both sides hold: a client that
+	# sends everything before it reads anything deadlocks here.
 	need_peer tcp_peer
 	start_process peer "$PEER" echo 127.0.0.1
 	wait_for_line "$PROCESS_OUT" '^PORT [0-9]+$' 5 || fail "the echo peer did not start"
 	port=$(sed -n 's/^PORT //p' "$PROCESS_OUT")
-	{ printf '\0\r\n'; head -c 1048576 /dev/urandom; } > "$T/sent"
+	{ printf '\0\r\n'; head -c 8388608 /dev/urandom; } > "$T/sent"
 	need_prog echo_client
 	status=0
 	bounded 10 "$PROG" 127.0.0.1 "$port" - < "$T/sent" > "$T/got" 2> "$T/err" || status=$?

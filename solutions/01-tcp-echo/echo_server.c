@@ -45,6 +45,7 @@ static void on_stop_signal(int signo)
 	stop_requested = 1;
 }
 
+/* $begin signals */
 /*
  * Install the SIGINT/SIGTERM handler without SA_RESTART, so that a blocked
  * accept() or recv() returns EINTR and the loops can notice the request.
@@ -63,6 +64,7 @@ static int install_signal_handlers(void)
 	sa.sa_handler = SIG_IGN;
 	return sigaction(SIGPIPE, &sa, NULL);
 }
+/* $end signals */
 
 /* Format a socket address as "ADDR:PORT", with IPv6 addresses in brackets. */
 static void format_address(const struct sockaddr *addr, socklen_t len, char *out, size_t size)
@@ -79,6 +81,7 @@ static void format_address(const struct sockaddr *addr, socklen_t len, char *out
 		snprintf(out, size, "%s:%s", host, port);
 }
 
+/* $begin send_all */
 /*
  * Send all LEN bytes of BUF.  send() may write fewer bytes than asked (a
  * short write) or be interrupted by a signal, so loop until all is sent.
@@ -108,6 +111,7 @@ static int send_all(int fd, const char *buf, size_t len)
 	return 0;
 	/* END SOLUTION */
 }
+/* $end send_all */
 
 /*
  * Resolve HOST and PORT and return a listening socket bound to the first
@@ -125,10 +129,11 @@ static int open_listener(const char *host, const char *port)
 	//: fprintf(stderr, "%s: open_listener: not implemented yet\n", prog);
 	//: return -1;
 	struct addrinfo hints, *list, *ai;
-	char where[ADDR_TEXT_SIZE];
+	char where[ADDR_TEXT_SIZE] = "?";
 	const char *failed = "socket";
 	int fd = -1, saved_errno = 0, err;
 
+	/* $begin listen_resolve */
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -138,9 +143,12 @@ static int open_listener(const char *host, const char *port)
 		fprintf(stderr, "%s: %s: %s\n", prog, host ? host : "*", gai_strerror(err));
 		return -1;
 	}
+	/* $end listen_resolve */
+	/* $begin listen_loop */
 	for (ai = list; ai != NULL; ai = ai->ai_next) {
 		int on = 1;
 
+		format_address(ai->ai_addr, ai->ai_addrlen, where, sizeof where);
 		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
 		if (fd == -1) {
 			failed = "socket";
@@ -158,10 +166,10 @@ static int open_listener(const char *host, const char *port)
 		else
 			break;
 		saved_errno = errno;
-		format_address(ai->ai_addr, ai->ai_addrlen, where, sizeof where);
 		close(fd);
 		fd = -1;
 	}
+	/* $end listen_loop */
 	freeaddrinfo(list);
 	if (fd == -1)
 		fprintf(stderr, "%s: %s %s: %s\n", prog, failed, where, strerror(saved_errno));
@@ -169,6 +177,7 @@ static int open_listener(const char *host, const char *port)
 	/* END SOLUTION */
 }
 
+/* $begin serve_client */
 /*
  * Echo everything the client sends until it half-closes.  Errors end this
  * connection only: they are reported and the server goes on.
@@ -203,7 +212,9 @@ static void serve_client(int client_fd, const char *who)
 	}
 	/* END SOLUTION */
 }
+/* $end serve_client */
 
+/* $begin accept_client */
 /*
  * Wait for the next client.  Return its connected socket and write its
  * address as "ADDR:PORT" into WHO, or return -1 with errno set.
@@ -227,6 +238,7 @@ static int accept_client(int listen_fd, char *who, size_t size)
 	return client_fd;
 	/* END SOLUTION */
 }
+/* $end accept_client */
 
 /* Report a usage error the Unix way: a manual-style line, exit status 2. */
 static void usage(void)
@@ -263,6 +275,7 @@ int main(int argc, char *argv[])
 	if (listen_fd == -1)
 		return 1;
 
+	/* $begin getsockname */
 	/* getsockname() tells the port really bound, also when PORT was 0. */
 	if (getsockname(listen_fd, (struct sockaddr *)&addr, &len) == -1) {
 		fprintf(stderr, "%s: getsockname: %s\n", prog, strerror(errno));
@@ -272,7 +285,9 @@ int main(int argc, char *argv[])
 	format_address((struct sockaddr *)&addr, len, where, sizeof where);
 	printf("Listening on %s\n", where);
 	fflush(stdout);
+	/* $end getsockname */
 
+	/* $begin accept_loop */
 	while (!stop_requested) {
 		int client_fd = accept_client(listen_fd, where, sizeof where);
 
@@ -290,6 +305,7 @@ int main(int argc, char *argv[])
 		serve_client(client_fd, where);
 		close(client_fd);
 	}
+	/* $end accept_loop */
 	close(listen_fd);
 	return 0;
 }

@@ -303,7 +303,7 @@ _harness_server_failed() {
 }
 
 # start_process NAME CMD ARGS...: start CMD in the background, in its own
-# process group, with bats' fd 3 closed; teardown stops it.  Sets
+# process group, with fds 3 and 7-9 closed; teardown stops it.  Sets
 # PROCESS_PID, PROCESS_OUT and PROCESS_ERR.  Standard input is /dev/null
 # unless PROCESS_IN names a file or FIFO.
 start_process() {
@@ -312,7 +312,10 @@ start_process() {
 	PROCESS_OUT=$T/$name.$n.out
 	PROCESS_ERR=$T/$name.$n.err
 	set -m
-	"$@" < "${PROCESS_IN:-/dev/null}" > "$PROCESS_OUT" 2> "$PROCESS_ERR" 3>&- &
+	# fd 3 is bats' own: a process holding it makes bats wait for it.  fds
+	# 7-9 are the test's (FIFO ends): a process holding a FIFO's writer
+	# would never see the end of its own input.
+	"$@" < "${PROCESS_IN:-/dev/null}" > "$PROCESS_OUT" 2> "$PROCESS_ERR" 3>&- 7>&- 8>&- 9>&- &
 	PROCESS_PID=$!
 	set +m
 	HARNESS_PIDS+=("$PROCESS_PID")

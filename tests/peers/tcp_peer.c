@@ -86,9 +86,16 @@ int main(int argc, char *argv[])
 		struct sockaddr_storage addr;
 		socklen_t len = sizeof addr;
 		char port[16];
+		int small = 16384;
 		int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol), client;
 
-		if (fd == -1 || bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 1) == -1)
+		/* Small kernel buffers, set before listen() so that the accepted
+		 * socket starts with them: a client that sends everything before
+		 * it reads anything stalls here, as it would on a slow network. */
+		if (fd == -1 ||
+		    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == -1 ||
+		    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == -1 ||
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 1) == -1)
 			die("listen");
 		freeaddrinfo(ai);
 		if (getsockname(fd, (struct sockaddr *)&addr, &len) == -1 ||
@@ -99,6 +106,7 @@ int main(int argc, char *argv[])
 		client = accept(fd, NULL, NULL);
 		if (client == -1)
 			die("accept");
+
 		close(fd);
 		return echo_one(client) == 0 ? 0 : 1;
 	}
