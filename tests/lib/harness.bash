@@ -526,6 +526,29 @@ assert_same_bytes() {
 	} | fail
 }
 
+# assert_server_exit CODE SIGNAL: after stop_server SIGNAL, fail unless the
+# server exited with CODE.
+assert_server_exit() {
+	[ "$SERVER_STATUS" -ne 124 ] || fail "the server was still running 3 s after SIG$2"
+	[ "$SERVER_STATUS" -eq "$1" ] && return 0
+	if [ "$SERVER_STATUS" -gt 128 ]; then
+		fail "the server was killed by SIG$(kill -l $((SERVER_STATUS - 128))) (status $SERVER_STATUS); expected exit status $1: catch SIG$2 with sigaction(2)"
+	else
+		fail "after SIG$2 the server exited with status $SERVER_STATUS; expected $1"
+	fi
+}
+
+# assert_exit CODE: after run_prog, fail unless the program exited with
+# CODE; show what it wrote.
+assert_exit() {
+	[ "$status" -eq "$1" ] && return 0
+	{
+		echo "-- exit status: expected $1, got $status"
+		printf "   stdout: '%s'\n" "$(printf '%s' "${output:-}" | escape_bytes 200)"
+		printf "   stderr: '%s'\n" "$(printf '%s' "${stderr:-}" | escape_bytes 200)"
+	} | fail
+}
+
 # assert_text_equal EXPECTED ACTUAL WHAT: compare two strings; on failure
 # show both C-escaped with their byte counts.
 assert_text_equal() {
