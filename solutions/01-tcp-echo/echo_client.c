@@ -117,6 +117,7 @@ static int open_connection(const char *host, const char *port)
 		fprintf(stderr, "%s: %s: %s\n", prog, host, gai_strerror(err));
 		return -1;
 	}
+	/* $begin connect_loop */
 	for (ai = list; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
 		if (fd == -1) {
@@ -129,6 +130,7 @@ static int open_connection(const char *host, const char *port)
 		close(fd);
 		fd = -1;
 	}
+	/* $end connect_loop */
 	freeaddrinfo(list);
 	if (fd == -1)
 		fprintf(stderr, "%s: connect to %s:%s: %s\n", prog, host, port, strerror(saved_errno));
@@ -156,6 +158,7 @@ static int exchange_message(int fd, const char *message)
 	char buf[BUFFER_SIZE];
 	ssize_t n;
 
+	/* $begin exchange */
 	if (write_all(fd, message, strlen(message), 1) == -1) {
 		fprintf(stderr, "%s: send: %s\n", prog, strerror(errno));
 		return -1;
@@ -178,6 +181,7 @@ static int exchange_message(int fd, const char *message)
 		print_escaped(buf, (size_t)n);
 	}
 	puts("'");
+	/* $end exchange */
 	return 0;
 	/* END SOLUTION */
 }
@@ -210,6 +214,7 @@ static int stream_stdin(int fd)
 		return -1;
 	}
 	for (;;) {
+		/* $begin poll_fds */
 		int pending = out_sent < out_len;
 		struct pollfd fds[2] = {
 			{ .fd = fd, .events = POLLIN | (pending ? POLLOUT : 0) },
@@ -225,6 +230,7 @@ static int stream_stdin(int fd)
 			fprintf(stderr, "%s: poll: %s\n", prog, strerror(errno));
 			return -1;
 		}
+		/* $end poll_fds */
 		if (fds[1].revents != 0) {
 			n = read(STDIN_FILENO, out, sizeof out);
 			if (n == -1 && errno != EINTR) {
