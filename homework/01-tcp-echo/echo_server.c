@@ -32,7 +32,7 @@
 
 #define DEFAULT_PORT "50007"
 #define BUFFER_SIZE 4096
-#define ADDR_TEXT_SIZE 128 /* "[IPv6 address%scope]:port" fits */
+#define ADDR_TEXT_SIZE 96 /* "[IPv6 address%scope]:port" fits */
 
 static const char *prog = "echo_server";
 
@@ -67,7 +67,7 @@ static int install_signal_handlers(void)
 /* Format a socket address as "ADDR:PORT", with IPv6 addresses in brackets. */
 static void format_address(const struct sockaddr *addr, socklen_t len, char *out, size_t size)
 {
-	char host[ADDR_TEXT_SIZE], port[16];
+	char host[64], port[8];
 	int err = getnameinfo(addr, len, host, sizeof host, port, sizeof port,
 			      NI_NUMERICHOST | NI_NUMERICSERV);
 

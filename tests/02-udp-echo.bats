@@ -1,0 +1,308 @@
+#!/usr/bin/env bats
+# Lesson 02: the UDP echo server and client.  The peer is netcat in UDP
+# mode (the flavour in $NC, or the first one found) wherever netcat can do
+# the job; tests/peers/udp_peer does what it cannot: keep datagram
+# boundaries, send empty and 65507-byte datagrams, lose a datagram, answer
+# from a stranger's port.  Tests that need netcat's UDP are skipped under
+# a busybox netcat without -u.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	load lib/harness
+	harness_setup 02-udp-echo
+	load lib/udp
+}
+
+teardown() {
+	harness_teardown
+}
+
+# has_ipv6_loopback: the machine has ::1, and the netcat flavour speaks IPv6.
+has_ipv6_loopback() {
+	[ -r /proc/net/if_inet6 ] && grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 &&
+		[ "$NC_FLAVOUR" != traditional ]
+}
+
+# process_gone PID: process PID has exited.
+process_gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+# ------------------------------------------------------------- server --
+
+# bats test_tags=points:5
+@test "server echoes a datagram from nc" {
+	need_nc_udp
+	start_server --udp udp_echo_server 127.0.0.1 @PORT
+	printf 'Hello, world' > "$T/sent"
+	nc_udp_exchange 127.0.0.1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
+}
+
+# bats test_tags=points:5
+@test "server echoes each datagram on its own, never merged with the next" {
+	start_server --udp udp_echo_server 127.0.0.1 @PORT
+	# Sent back to back, so that they wait together in the server's queue;
+	# the long one first, so that leftovers of it would show in the next.
+	printf 'a longer first datagram' > "$T/d1"
+	printf 'short' > "$T/d2"
+	printf 'the third one' > "$T/d3"
+	udp_send_datagrams 127.0.0.1 "$SERVER_PORT" "$T/d1" "$T/d2" "$T/d3"
+	for i in 1 2 3; do
+		[ -f "$T/d$i.reply" ] || { echo "-- udp_peer: $stderr"; fail "no reply to datagram $i ('$(cat "$T/d$i")'): the server must answer each datagram with one datagram"; }
+		assert_same_bytes "$T/d$i" "$T/d$i.reply" "$T/d$i"
+	done
+	assert_exit 0
+}
+
+# bats test_tags=points:3
+@test "server echoes a 65507-byte datagram, the largest IPv4 carries" {
+	start_server --udp udp_echo_server 127.0.0.1 @PORT
+	{ printf 'NUL\0'; head -c 65503 /dev/urandom; } > "$T/sent"
+	udp_send_datagrams 127.0.0.1 "$SERVER_PORT" "$T/sent"
+	[ -f "$T/sent.reply" ] || { echo "-- udp_peer: $stderr"; fail "no reply to a 65507-byte datagram"; }
+	assert_same_bytes "$T/sent" "$T/sent.reply" "$T/sent"
+}
+
+# bats test_tags=points:3
+@test "server echoes binary data with NUL bytes byte for byte" {
+	need_nc_udp
+	start_server --udp udp_echo_server 127.0.0.1 @PORT
+	{ printf 'NUL\0CR\rLF\n\0\0\377'; head -c 2000 /dev/urandom; } > "$T/sent"
+	nc_udp_exchange 127.0.0.1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
+}
+
+# bats test_tags=points:5
+@test "server serves two interleaved clients, each with only its own replies" {
+	need_nc_udp
+	start_server --udp udp_echo_server 127.0.0.1 @PORT
+	nc_udp_start 7 127.0.0.1 "$SERVER_PORT"
+	pid_a=$NC_PID out_a=$NC_OUT
+	nc_udp_start 8 127.0.0.1 "$SERVER_PORT"
+	pid_b=$NC_PID out_b=$NC_OUT
+	: > "$T/sent_a"
+	: > "$T/sent_b"
+	# A, B, A, B: each datagram's echo must come back to its sender while
+	# the other client is still there.
+	for step in "a 7 first from A" "b 8 first from B" "a 7 second from A" "b 8 second from B"; do
+		read -r who fd message <<< "$step"
+		printf '%s\n' "$message" > "$T/msg"
+		printf '%s\n' "$message" >> "$T/sent_$who"
+		nc_udp_send "$fd" "$T/msg"
+		if [ "$who" = a ]; then pid=$pid_a out=$out_a; else pid=$pid_b out=$out_b; fi
+		wait_for_size "$out" "$(($(wc -c < "$T/sent_$who")))" 3 "$pid" || {
+			cp "$out_a" "$T/got_a"
+			cp "$out_b" "$T/got_b"
+			echo "-- client A got: '$(escape_bytes < "$T/got_a")'"
+			echo "-- client B got: '$(escape_bytes < "$T/got_b")'"
+			fail "no echo of '$message' to client $(echo "$who" | tr ab AB) within 3 s"
+		}
+	done
+	cp "$out_a" "$T/got_a"
+	cp "$out_b" "$T/got_b"
+	assert_same_bytes "$T/sent_a" "$T/got_a"
+	assert_same_bytes "$T/sent_b" "$T/got_b"
+}
+
+# bats test_tags=points:3
+@test "server echoes an empty datagram, and the next one" {
+	start_server --udp udp_echo_server 127.0.0.1 @PORT
+	: > "$T/empty"
+	printf 'after the empty one' > "$T/next"
+	udp_send_datagrams 127.0.0.1 "$SERVER_PORT" "$T/empty" "$T/next"
+	[ -f "$T/empty.reply" ] || { echo "-- udp_peer: $stderr"; fail "no reply to the empty datagram: recvfrom() returning 0 is an empty datagram, not an end"; }
+	[ ! -s "$T/empty.reply" ] ||
+		fail "the reply to the empty datagram is not empty: '$(escape_bytes < "$T/empty.reply")'"
+	[ -f "$T/next.reply" ] || { echo "-- udp_peer: $stderr"; fail "no reply to the datagram after the empty one"; }
+	assert_same_bytes "$T/next" "$T/next.reply" "$T/next"
+}
+
+# bats test_tags=points:3
+@test "server accepts IPv6 datagrams on ::1" {
+	has_ipv6_loopback || skip "no IPv6 loopback here, or $NC_FLAVOUR netcat has no IPv6"
+	need_nc_udp
+	start_server --udp udp_echo_server ::1 @PORT
+	printf 'over IPv6' > "$T/sent"
+	nc_udp_exchange ::1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
+	run cat "$SERVER_OUT"
+	assert_line --regexp "^Listening on \[?::1\]?:$SERVER_PORT\$"
+}
+
+# bats test_tags=points:2
+@test "server prints Listening on and Datagram from ADDR:PORT (N bytes)" {
+	start_server --udp udp_echo_server 127.0.0.1 @PORT
+	printf '12345' > "$T/d1"
+	udp_send_datagrams 127.0.0.1 "$SERVER_PORT" "$T/d1"
+	port=$(printf '%s\n' "$output" | sed -n 's/^LOCAL PORT //p')
+	wait_for_line "$SERVER_OUT" '^Datagram from ' 3 || true
+	run cat "$SERVER_OUT"
+	assert_line "Listening on 127.0.0.1:$SERVER_PORT"
+	assert_line "Datagram from 127.0.0.1:$port (5 bytes)"
+}
+
+# bats test_tags=points:2
+@test "server given port 0 binds a free port and reports it" {
+	need_prog udp_echo_server
+	start_process udp_echo_server "$PROG" 127.0.0.1 0
+	SERVER_PID=$PROCESS_PID
+	wait_for_line "$PROCESS_OUT" '^Listening on 127\.0\.0\.1:[0-9]+$' 5 "$SERVER_PID" || {
+		echo "-- stdout: '$(escape_bytes < "$PROCESS_OUT")'"
+		fail "no line 'Listening on 127.0.0.1:PORT' within 5 s"
+	}
+	port=$(sed -n 's/^Listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$PROCESS_OUT" | head -n 1)
+	[ "$port" -gt 0 ] || fail "the reported port is $port: print the port getsockname() returns"
+	port_bound_udp "$port" || fail "no UDP socket is bound to the reported port $port"
+	printf 'port zero' > "$T/d1"
+	udp_send_datagrams 127.0.0.1 "$port" "$T/d1"
+	[ -f "$T/d1.reply" ] || fail "no reply on the reported port $port"
+	assert_same_bytes "$T/d1" "$T/d1.reply" "$T/d1"
+}
+
+# bats test_tags=points:2
+@test "server fails with a clear message and exit 1 when the port is taken" {
+	start_server --udp udp_echo_server 127.0.0.1 @PORT
+	start_process second "$PROG" 127.0.0.1 "$SERVER_PORT"
+	# With SO_REUSEADDR on both, Linux lets a second UDP server bind the
+	# same port: then it runs.
+	wait_until 3 process_gone "$PROCESS_PID" ||
+		fail "a second server started on the same UDP port: do not set SO_REUSEADDR on a UDP socket (on Linux it lets two servers share a port)"
+	status=0
+	wait "$PROCESS_PID" || status=$?
+	stderr=$(cat "$PROCESS_ERR")
+	_harness_check_status udp_echo_server "$status" 3
+	assert_exit 1
+	assert_regex "$stderr" '^udp_echo_server: .*[Aa]ddress already in use'
+}
+
+# bats test_tags=points:3
+@test "server exits 0 on SIGTERM and on SIGINT" {
+	start_server --udp udp_echo_server 127.0.0.1 @PORT
+	stop_server TERM
+	assert_server_exit 0 TERM
+	start_server --udp udp_echo_server 127.0.0.1 @PORT
+	stop_server INT
+	assert_server_exit 0 INT
+}
+
+# bats test_tags=points:1
+@test "server rejects bad usage with exit 2" {
+	run_prog 5 udp_echo_server 127.0.0.1 1 extra
+	assert_exit 2
+	assert_regex "$stderr" '^usage: udp_echo_server'
+}
+
+# ------------------------------------------------------------- client --
+
+# bats test_tags=points:5
+@test "client sends exactly the message, once, to a nc -u -l peer" {
+	need_nc_udp
+	printf 'ok' > "$T/reply"
+	start_nc_udp_listener 127.0.0.1 "$T/reply"
+	run_prog 5 udp_echo_client -t 2 -r 1 127.0.0.1 "$NC_PORT" 'Hi there!'
+	printf 'Hi there!' > "$T/sent"
+	wait_for_size "$NC_OUT" 9 3 || true
+	cp "$NC_OUT" "$T/got"
+	assert_same_bytes "$T/sent" "$T/got"
+}
+
+# bats test_tags=points:5
+@test "client prints the reply as Received '...' with bytes escaped" {
+	need_nc_udp
+	printf 'tab\there\nquote'"'"' back\\slash \001\377' > "$T/reply"
+	start_nc_udp_listener 127.0.0.1 "$T/reply"
+	run_prog 5 udp_echo_client -t 2 -r 1 127.0.0.1 "$NC_PORT" 'ping'
+	assert_exit 0
+	assert_text_equal "Received 'tab\\there\\nquote\\' back\\\\slash \\x01\\xff'" "$output" "the client's output"
+}
+
+# bats test_tags=points:5
+@test "client sends again after a lost datagram, and prints the reply" {
+	start_udp_peer 127.0.0.1 drop echo
+	run_prog 5 udp_echo_client -t 0.3 -r 3 127.0.0.1 "$PEER_PORT" 'lost once'
+	assert_exit 0
+	assert_text_equal "Received 'lost once'" "$output" "the client's output"
+	wait_for_line "$PEER_OUT" '^DATAGRAM 2 ' 3 || true
+	gap=$(sed -n 's/^DATAGRAM 2 [0-9]* bytes after \([0-9]*\) ms$/\1/p' "$PEER_OUT")
+	[ -n "$gap" ] || fail "the peer got no second datagram"
+	[ "$gap" -ge 100 ] ||
+		fail "the client sent again ${gap} ms after the first try: it must first wait for the reply as long as -t says (0.3 s)"
+}
+
+# bats test_tags=points:3
+@test "client gives up after its tries and exits 1" {
+	start_udp_peer 127.0.0.1 drop
+	run_prog 5 udp_echo_client -t 0.1 -r 3 127.0.0.1 "$PEER_PORT" 'anyone?'
+	assert_exit 1
+	assert_regex "$stderr" "^udp_echo_client: no reply from 127\\.0\\.0\\.1:$PEER_PORT after 3 tries"
+	wait_for_line "$PEER_OUT" '^DATAGRAM 3 ' 3 || true
+	count=$(udp_peer_datagrams)
+	[ "$count" -eq 3 ] || fail "the peer got $count datagrams: with -r 3 the client must send exactly 3"
+}
+
+# bats test_tags=points:3
+@test "client reports Connection refused at once when no one listens" {
+	port=$(free_port udp)
+	# An unconnected socket never hears of the ICMP port unreachable: such a
+	# client waits out its tries and reports no reply instead.
+	run_prog 5 udp_echo_client -t 0.5 -r 2 127.0.0.1 "$port" 'anyone?'
+	assert_exit 1
+	assert_regex "$stderr" '^udp_echo_client: .*[Rr]efused'
+}
+
+# bats test_tags=points:3
+@test "client ignores a reply from another address" {
+	start_udp_peer 127.0.0.1 decoy
+	run_prog 5 udp_echo_client -t 2 -r 1 127.0.0.1 "$PEER_PORT" 'who is there?'
+	assert_exit 0
+	assert_text_equal "Received 'who is there?'" "$output" "the client's output"
+}
+
+# bats test_tags=points:3
+@test "client with - sends 65507 bytes of standard input as one datagram, raw reply out" {
+	start_udp_peer 127.0.0.1 echo
+	{ printf 'NUL\0CR\rLF\n'; head -c 65497 /dev/urandom; } > "$T/sent"
+	need_prog udp_echo_client
+	status=0
+	bounded 5 "$PROG" -t 2 -r 1 127.0.0.1 "$PEER_PORT" - < "$T/sent" > "$T/got" 2> "$T/err" || status=$?
+	stderr=$(tail -c 2000 "$T/err")
+	_harness_check_status udp_echo_client "$status" 5
+	assert_exit 0
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
+	run cat "$PEER_OUT"
+	assert_line --regexp '^DATAGRAM 1 65507 bytes '
+}
+
+# bats test_tags=points:2
+@test "client with - reports a message too long for one IPv4 datagram and exits 1" {
+	start_udp_peer 127.0.0.1 echo
+	head -c 65508 /dev/zero > "$T/sent"
+	need_prog udp_echo_client
+	status=0
+	bounded 5 "$PROG" -t 1 -r 1 127.0.0.1 "$PEER_PORT" - < "$T/sent" > "$T/got" 2> "$T/err" || status=$?
+	stderr=$(tail -c 2000 "$T/err")
+	_harness_check_status udp_echo_client "$status" 5
+	assert_exit 1
+	assert_regex "$stderr" '^udp_echo_client: .*[Tt]oo (long|large|big)'
+	count=$(udp_peer_datagrams)
+	[ "$count" -eq 0 ] || fail "the peer got $count datagram(s): a message too long for one datagram must not be sent, not even cut short"
+}
+
+# bats test_tags=points:2
+@test "client reports an unknown host and exits 1" {
+	run_prog 10 udp_echo_client no-such-host.invalid "$(free_port udp)"
+	assert_exit 1
+	assert_regex "$stderr" '^udp_echo_client: .*no-such-host\.invalid'
+}
+
+# bats test_tags=points:1
+@test "client rejects bad usage with exit 2" {
+	run_prog 5 udp_echo_client localhost 1 message extra
+	assert_exit 2
+	assert_regex "$stderr" '^usage: udp_echo_client'
+	run_prog 5 udp_echo_client -r 0 localhost 1
+	assert_exit 2
+	assert_regex "$stderr" '^usage: udp_echo_client'
+}
