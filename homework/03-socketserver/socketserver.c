@@ -1,0 +1,642 @@
+/*
+ * socketserver.c: the framework declared in socketserver.h.
+ *
+ * The parts, in order:
+ *   1. the server object, addresses and error reports (given);
+ *   2. bind and listen, and the wake-up pipe (yours);
+ *   3. the three modes: sync, a process or a thread per request (yours);
+ *   4. the serve loop: wait, accept or receive, dispatch (yours);
+ *   5. shutdown and close (yours, but for the freeing);
+ *   6. the request helpers: ss_recv, ss_read_line, ss_send_all (given);
+ *   7. signals, mode names and accessors (given).
+ *
+ * How shutdown works, the self-pipe trick: ss_shutdown() sets a flag and
+ * writes a byte into a pipe that only the server itself reads.  The serve
+ * loop waits in poll(2) on the listening socket *and* the pipe, so the byte
+ * wakes it wherever the call came from: a signal handler, another thread,
+ * or a handler.  A flag alone is not enough: a signal that arrives just
+ * before a blocking call would be missed and the call would wait forever.
+ *
+ * What it leaves out: no limit on the number of children or threads (one
+ * client can open thousands of connections), no time limit on a handler,
+ * and poll(2) used for two descriptors only; lesson 04 uses it for all.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "socketserver.h"
+
+/* The largest UDP payload is 65507 bytes (IPv4); this holds any. */
+#define MAX_DATAGRAM 65536
+
+struct ss_server {
+	int type;                    /* SOCK_STREAM (TCP) or SOCK_DGRAM (UDP) */
+	enum ss_mode mode;
+	ss_handler handler;
+	void *user_data;
+	int fd;                      /* the listening (TCP) or bound (UDP) socket */
+	char address[SS_ADDRSTRLEN]; /* the address really bound, "ADDR:PORT" */
+	int port;
+	int wake[2];                 /* the self-pipe: ss_shutdown() writes [1], poll() watches [0] */
+	/* Set by ss_shutdown(), read by every thread.  volatile sig_atomic_t
+	 * is safe in a signal handler but not between threads; a lock-free
+	 * atomic (as int is, on every machine we know) is safe for both. */
+	atomic_int stopping;
+	pid_t *children;             /* SS_FORK: children not reaped yet */
+	size_t nchildren, children_size;
+	pthread_mutex_t lock;        /* SS_THREAD: guards the list and each request's done */
+	struct ss_request *threads;  /* SS_THREAD: requests whose thread is not joined yet */
+	char packet[MAX_DATAGRAM];   /* UDP: where each datagram is received */
+};
+
+/*
+ * The server that SIGINT and SIGTERM stop (ss_shutdown_on_signals()).  It
+ * is set before the signal handlers are installed and cleared after they
+ * are removed, so a handler never sees it change.
+ */
+static struct ss_server *signal_server;
+
+/* ============================================ 1. objects and reports == */
+
+/*
+ * Report an error on stderr as "socketserver: WHO: WHAT: reason", WHO and
+ * WHAT left out when NULL.  strerror_r() because handlers report from
+ * several threads at once.
+ */
+static void report(const char *who, const char *what, int err)
+{
+	char reason[256];
+
+	if (err == 0)
+		snprintf(reason, sizeof reason, "failed");
+	else if (strerror_r(err, reason, sizeof reason) != 0)
+		snprintf(reason, sizeof reason, "error %d", err);
+	fprintf(stderr, "socketserver: %s%s%s%s%s\n", who ? who : "", who ? ": " : "",
+		what ? what : "", what ? ": " : "", reason);
+}
+
+/*
+ * Write a socket address as "ADDR:PORT" into OUT, IPv6 addresses in
+ * brackets.  Returns the port number, or -1 if it cannot be formatted.
+ */
+static int format_address(const struct sockaddr *addr, socklen_t len, char *out, size_t size)
+{
+	char host[SS_ADDRSTRLEN], port[16];
+
+	if (getnameinfo(addr, len, host, sizeof host, port, sizeof port,
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(out, size, "?:?");
+		return -1;
+	}
+	snprintf(out, size, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+	return atoi(port);
+}
+
+/* A new request of SERVER, with no socket yet.  NULL if out of memory. */
+static struct ss_request *new_request(struct ss_server *server)
+{
+	struct ss_request *req = calloc(1, sizeof *req);
+
+	if (req == NULL)
+		return NULL;
+	req->fd = -1;
+	req->server = server;
+	req->user_data = server->user_data;
+	req->peer_len = sizeof req->peer;
+	return req;
+}
+
+/* Free a request and close its connection (never the UDP server's socket). */
+static void free_request(struct ss_request *req)
+{
+	if (req->packet == NULL && req->fd != -1)
+		close(req->fd);
+	free((void *)req->packet);
+	free(req);
+}
+
+/*
+ * Run the handler on REQ.  A failure is reported, unless it is only the
+ * server stopping, and costs this request only.  Returns the handler's
+ * result.
+ */
+static int run_handler(struct ss_request *req)
+{
+	struct ss_server *server = req->server;
+
+	errno = 0;
+	if (server->handler(req) == 0)
+		return 0;
+	if (!server->stopping && errno != ECANCELED)
+		report(req->client_address, "request failed", errno);
+	return -1;
+}
+
+/* ================================== 2. bind and listen, the wake pipe == */
+
+/*
+ * Resolve HOST and PORT and return a socket of TYPE (SOCK_STREAM or
+ * SOCK_DGRAM) bound to the first address that works, listening if TCP.
+ * Returns -1 with errno set and the error reported.
+ */
+static int open_socket(const char *host, const char *port, int type)
+{
+	/* TODO: as lesson 01's open_listener(): resolve HOST and PORT with
+	 * getaddrinfo(3) (AI_PASSIVE, socktype TYPE), and for each address
+	 * try socket(2), setsockopt(2) SO_REUSEADDR, bind(2), and for TCP
+	 * listen(2).  Return the first socket that works.  On failure call
+	 * report(ADDRESS, "bind", errno) (or gai_strerror(3) for getaddrinfo)
+	 * and return -1 with errno set. */
+	(void)host;
+	(void)port;
+	(void)type;
+	fprintf(stderr, "socketserver: open_socket: not implemented yet\n");
+	errno = ENOSYS;
+	return -1;
+}
+
+/*
+ * Make SERVER's wake-up pipe (server->wake), its write end non-blocking:
+ * ss_shutdown() must never block, and when the pipe is full a byte is
+ * already there to wake the loop.  Returns 0, or -1 with errno set.
+ */
+static int open_wake_pipe(struct ss_server *server)
+{
+	/* TODO: pipe(2) into server->wake, then set O_NONBLOCK on the write
+	 * end server->wake[1] with fcntl(2) F_GETFL and F_SETFL. */
+	(void)server;
+	errno = ENOSYS;
+	return -1;
+}
+
+/* Make a TCP or UDP server; ss_close() cleans up whatever failed half-way. */
+static struct ss_server *make_server(const char *host, const char *port, int type,
+				     ss_handler handler, enum ss_mode mode, void *user_data)
+{
+	struct ss_server *server = calloc(1, sizeof *server);
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof addr;
+	int saved_errno;
+
+	if (server == NULL) {
+		report(NULL, "calloc", errno);
+		return NULL;
+	}
+	server->type = type;
+	server->mode = mode;
+	server->handler = handler;
+	server->user_data = user_data;
+	server->fd = server->wake[0] = server->wake[1] = -1;
+	atomic_init(&server->stopping, 0);
+	errno = pthread_mutex_init(&server->lock, NULL);
+	if (errno != 0) {
+		report(NULL, "pthread_mutex_init", errno);
+		free(server);
+		return NULL;
+	}
+	server->fd = open_socket(host, port, type);
+	if (server->fd == -1)
+		goto fail;
+	if (open_wake_pipe(server) == -1) {
+		report(NULL, "pipe", errno);
+		goto fail;
+	}
+	/* getsockname() tells the port really bound, also when PORT was "0". */
+	if (getsockname(server->fd, (struct sockaddr *)&addr, &len) == -1) {
+		report(NULL, "getsockname", errno);
+		goto fail;
+	}
+	server->port = format_address((struct sockaddr *)&addr, len, server->address,
+				      sizeof server->address);
+	return server;
+fail:
+	saved_errno = errno;
+	ss_close(server);
+	errno = saved_errno;
+	return NULL;
+}
+
+/* The public functions are documented in socketserver.h. */
+struct ss_server *ss_tcp_server(const char *host, const char *port, ss_handler handler,
+				enum ss_mode mode, void *user_data)
+{
+	return make_server(host, port, SOCK_STREAM, handler, mode, user_data);
+}
+
+struct ss_server *ss_udp_server(const char *host, const char *port, ss_handler handler,
+				enum ss_mode mode, void *user_data)
+{
+	return make_server(host, port, SOCK_DGRAM, handler, mode, user_data);
+}
+
+/* ======================================================= 3. the modes == */
+
+/*
+ * SS_FORK: run REQ in a child process.  Returns 0 once the child runs (the
+ * parent's copy of REQ is freed), or -1 with errno set (REQ still ours).
+ */
+static int start_child(struct ss_server *server, struct ss_request *req)
+{
+	/* TODO: make room in server->children (realloc(3)), then fork(2).
+	 * In the child: restore the default SIGINT and SIGTERM (signal(2)),
+	 * close the listening socket (TCP only: UDP replies through it) and
+	 * both ends of server->wake, run_handler(req), free_request(req)
+	 * and _exit(2) with 0 or 1.  In the parent: record the child's pid
+	 * in server->children and free_request(req): the child has its own
+	 * copy of the connection.  Call fflush(NULL) before fork(), or
+	 * buffered output is written twice; block SIGINT and SIGTERM around
+	 * fork() (pthread_sigmask(3)), or the child may run the parent's
+	 * stop handler. */
+	(void)server;
+	(void)req;
+	errno = ENOSYS;
+	return -1;
+}
+
+/* SS_FORK: reap the children that have exited, without waiting. */
+static void reap_children(struct ss_server *server)
+{
+	/* TODO: for each pid in server->children call waitpid(2) with
+	 * WNOHANG; drop the pids it reaped (or that are gone, ECHILD) from
+	 * the array, keep those still running (waitpid() returns 0). */
+	(void)server;
+}
+
+/* SS_THREAD: what each handler thread runs. */
+static void *thread_main(void *arg)
+{
+	/* TODO: run_handler() the request ARG.  Then, with server->lock held
+	 * (pthread_mutex_lock(3)), close a TCP request's connection (set
+	 * req->fd to -1) and set req->done to 1, so that the serve loop
+	 * joins the thread and frees the request. */
+	(void)arg;
+	(void)run_handler;
+	return NULL;
+}
+
+/*
+ * SS_THREAD: run REQ in a new thread.  Returns 0 once it runs (it owns
+ * REQ), or -1 with errno set (REQ still ours).
+ */
+static int start_thread(struct ss_server *server, struct ss_request *req)
+{
+	/* TODO: pthread_create(3) a thread running thread_main(req) into
+	 * req->thread (it returns an error number: put it in errno), then
+	 * with server->lock held add REQ to the list server->threads. */
+	(void)server;
+	(void)req;
+	(void)thread_main;
+	errno = ENOSYS;
+	return -1;
+}
+
+/* SS_THREAD: join the threads whose handler has returned; free their requests. */
+static void reap_threads(struct ss_server *server)
+{
+	/* TODO: with server->lock held, unlink from server->threads every
+	 * request whose done is set; then, without the lock, pthread_join(3)
+	 * each one's thread and free_request() it. */
+	(void)server;
+	(void)free_request;
+}
+
+/*
+ * Serve REQ in the server's mode.  If the mode cannot start a handler
+ * (no memory, too many processes) REQ is dropped: that client only.
+ */
+static void dispatch(struct ss_server *server, struct ss_request *req)
+{
+	int status = 0;
+
+	switch (server->mode) {
+	case SS_SYNC:
+		run_handler(req);
+		free_request(req);
+		return;
+	case SS_FORK:
+		status = start_child(server, req);
+		break;
+	case SS_THREAD:
+		status = start_thread(server, req);
+		break;
+	}
+	if (status == -1) {
+		report(req->client_address, "cannot start a handler", errno);
+		free_request(req);
+	}
+}
+
+/* ================================================= 4. the serve loop == */
+
+/*
+ * Take the next request: accept a connection (TCP) or receive a datagram
+ * (UDP), with the client's address.  Returns NULL with errno set.
+ */
+static struct ss_request *next_request(struct ss_server *server)
+{
+	/* TODO: new_request(server), then for TCP accept(2) into req->fd,
+	 * the client's address into req->peer and req->peer_len; for UDP
+	 * recvfrom(2) into server->packet, set req->fd to the server's
+	 * socket and copy the datagram into a malloc(3)ed req->packet,
+	 * req->packet_len.  Then format_address() the client into
+	 * req->client_address.  On failure free_request() and return NULL
+	 * with errno set. */
+	(void)server;
+	(void)new_request;
+	(void)format_address;
+	errno = ENOSYS;
+	return NULL;
+}
+
+/*
+ * The errors of accept() or recvfrom() that say the socket itself is
+ * broken (a bug); any other costs one request at most.
+ */
+static int is_fatal(int err)
+{
+	return err == EBADF || err == EFAULT || err == EINVAL || err == ENOTSOCK ||
+	       err == EOPNOTSUPP;
+}
+
+/*
+ * The loop: wait in poll() until a client comes, the wake-up pipe is
+ * written, or SS_POLL_INTERVAL_MS pass; reap what has finished; serve.
+ */
+int ss_serve_forever(struct ss_server *server)
+{
+	/* TODO: until server->stopping is set: poll(2) the server's socket
+	 * and server->wake[0] for POLLIN, with SS_POLL_INTERVAL_MS as
+	 * timeout; after each wake-up reap_children() and reap_threads();
+	 * stop when the pipe is readable; when the socket is, take
+	 * next_request() and dispatch() it.  A failed next_request() costs
+	 * that request only (report it unless EINTR, ECONNABORTED, EAGAIN or
+	 * ECONNREFUSED) unless is_fatal(errno).  Return 0, or -1 when poll()
+	 * or a fatal error stops the server. */
+	(void)server;
+	(void)next_request;
+	(void)dispatch;
+	(void)reap_children;
+	(void)reap_threads;
+	(void)is_fatal;
+	fprintf(stderr, "socketserver: ss_serve_forever: not implemented yet\n");
+	errno = ENOSYS;
+	return -1;
+}
+
+/* =========================================== 5. shutdown and close == */
+
+/* Only a flag and a byte: both are safe in a signal handler. */
+void ss_shutdown(struct ss_server *server)
+{
+	/* TODO: set server->stopping, then write(2) one byte to
+	 * server->wake[1] (ignore a failure: a full pipe already wakes).
+	 * This runs in signal handlers: save errno first, restore it last. */
+	(void)server;
+}
+
+/*
+ * SS_THREAD: shut down the connections of the handlers still running, so
+ * that those waiting on their client return, and join every thread.
+ */
+static void stop_threads(struct ss_server *server)
+{
+	/* TODO: with server->lock held, shutdown(2) SHUT_RDWR the socket of
+	 * each TCP request in server->threads that is still open (UDP
+	 * requests use the server's socket: leave it), and take the whole
+	 * list; then, without the lock, pthread_join(3) each thread and
+	 * free_request() it. */
+	(void)server;
+}
+
+/* SS_FORK: stop the children still running (SIGTERM) and reap them all. */
+static void stop_children(struct ss_server *server)
+{
+	/* TODO: kill(2) each pid of server->children with SIGTERM, then
+	 * waitpid(2) for each (again after EINTR); empty the array. */
+	(void)server;
+}
+
+/* Stop the handlers still running, then free everything. */
+void ss_close(struct ss_server *server)
+{
+	if (server == NULL)
+		return;
+	stop_threads(server);
+	stop_children(server);
+	if (signal_server == server) {
+		/* Back to the default first: no signal may reach a freed server. */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal_server = NULL;
+	}
+	if (server->fd != -1)
+		close(server->fd);
+	if (server->wake[0] != -1)
+		close(server->wake[0]);
+	if (server->wake[1] != -1)
+		close(server->wake[1]);
+	pthread_mutex_destroy(&server->lock);
+	free(server->children);
+	free(server);
+}
+
+/* ============================================= 6. request helpers == */
+
+/*
+ * Wait until the client's socket is readable.  Watch the wake-up pipe too,
+ * so that ss_shutdown() also ends a handler waiting for a silent client.
+ * Returns 0, or -1 with errno set (ECANCELED: the server is stopping).
+ */
+static int wait_readable(struct ss_request *req)
+{
+	struct pollfd fds[2] = {
+		{ .fd = req->fd, .events = POLLIN },
+		{ .fd = req->server->wake[0], .events = POLLIN }, /* -1 in a child: skipped */
+	};
+
+	for (;;) {
+		if (req->server->stopping) {
+			errno = ECANCELED;
+			return -1;
+		}
+		if (poll(fds, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (fds[1].revents != 0) {
+			errno = ECANCELED;
+			return -1;
+		}
+		return 0;
+	}
+}
+
+/* Read from the connection or the datagram itself, without the buffer. */
+static ssize_t read_raw(struct ss_request *req, void *buf, size_t size)
+{
+	if (req->packet != NULL) {
+		size_t n = req->packet_len - req->packet_pos;
+
+		if (n > size)
+			n = size;
+		memcpy(buf, req->packet + req->packet_pos, n);
+		req->packet_pos += n;
+		return (ssize_t)n;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (wait_readable(req) == -1)
+			return -1;
+		n = recv(req->fd, buf, size, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		return n;
+	}
+}
+
+/* Bytes left in the buffer by ss_read_line() come first. */
+ssize_t ss_recv(struct ss_request *req, void *buf, size_t size)
+{
+	if (req->buf_len > 0) {
+		size_t n = req->buf_len < size ? req->buf_len : size;
+
+		memcpy(buf, req->buf + req->buf_start, n);
+		req->buf_start += n;
+		req->buf_len -= n;
+		return (ssize_t)n;
+	}
+	return read_raw(req, buf, size);
+}
+
+/* Byte by byte from the request's buffer, as CS:APP's rio_readlineb(). */
+ssize_t ss_read_line(struct ss_request *req, char *line, size_t size)
+{
+	size_t len = 0;
+
+	if (size < 2) { /* no room for a byte and the '\0' */
+		errno = EINVAL;
+		return -1;
+	}
+	while (len < size - 1) {
+		char c;
+
+		/* One recv() may hold part of a line, or several: refill the
+		 * buffer only when it is empty, and keep what is left over. */
+		if (req->buf_len == 0) {
+			ssize_t n = read_raw(req, req->buf, sizeof req->buf);
+
+			if (n == -1)
+				return -1;
+			if (n == 0)
+				break;
+			req->buf_start = 0;
+			req->buf_len = (size_t)n;
+		}
+		c = req->buf[req->buf_start++];
+		req->buf_len--;
+		line[len++] = c;
+		if (c == '\n')
+			break;
+	}
+	line[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* send() may write fewer bytes than asked, or be interrupted: loop. */
+int ss_send_all(struct ss_request *req, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	if (req->packet != NULL) {
+		/* A datagram goes whole or not at all. */
+		if (sendto(req->fd, buf, len, 0, (struct sockaddr *)&req->peer, req->peer_len) == -1)
+			return -1;
+		return 0;
+	}
+	while (len > 0) {
+		/* MSG_NOSIGNAL: a vanished client gives EPIPE, never SIGPIPE. */
+		ssize_t n = send(req->fd, p, len, MSG_NOSIGNAL);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* ========================================= 7. signals and accessors == */
+
+/* SIGINT and SIGTERM: ask signal_server to stop. */
+static void on_stop_signal(int signo)
+{
+	(void)signo;
+	if (signal_server != NULL)
+		ss_shutdown(signal_server);
+}
+
+/* Install on_stop_signal() without SA_RESTART; ignore SIGPIPE. */
+int ss_shutdown_on_signals(struct ss_server *server)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	signal_server = server;
+	/* No SA_RESTART: a handler blocked in a plain recv() gets EINTR. */
+	sa.sa_handler = on_stop_signal;
+	if (sigaction(SIGINT, &sa, NULL) == -1 || sigaction(SIGTERM, &sa, NULL) == -1) {
+		report(NULL, "sigaction", errno);
+		return -1;
+	}
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1) {
+		report(NULL, "sigaction", errno);
+		return -1;
+	}
+	return 0;
+}
+
+/* "sync", "fork" or "thread", as the examples' -m option takes. */
+int ss_parse_mode(const char *name, enum ss_mode *mode)
+{
+	if (strcmp(name, "sync") == 0)
+		*mode = SS_SYNC;
+	else if (strcmp(name, "fork") == 0)
+		*mode = SS_FORK;
+	else if (strcmp(name, "thread") == 0)
+		*mode = SS_THREAD;
+	else
+		return -1;
+	return 0;
+}
+
+/* Set once by make_server(), from getsockname(). */
+const char *ss_server_address(const struct ss_server *server)
+{
+	return server->address;
+}
+
+int ss_server_port(const struct ss_server *server)
+{
+	return server->port;
+}
