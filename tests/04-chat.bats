@@ -1,0 +1,509 @@
+#!/usr/bin/env bats
+# Lesson 04: the chat server on poll(), and its client.  Chat clients are
+# netcat (the flavour in $NC, or the first one found), each fed from a FIFO
+# so that several talk at once (see tests/lib/chat.bash).  Our own peers
+# stand in where netcat cannot: tests/peers/chat_load (hundreds of clients),
+# tests/peers/chat_peer (a client that stops reading; a line sent in
+# pieces) and tests/peers/tcp_peer (a connection reset).
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	load lib/harness
+	load lib/chat
+	harness_setup 04-chat
+}
+
+teardown() {
+	chat_stop
+	harness_teardown
+}
+
+WELCOME_TAIL='! Commands: /nick NAME, /who, /quit'
+INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
+
+# has_ipv6_loopback: the machine has ::1, and the netcat flavour speaks IPv6.
+has_ipv6_loopback() {
+	[ -r /proc/net/if_inet6 ] && grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 &&
+		[ "$NC_FLAVOUR" != traditional ]
+}
+
+# gone PID: process PID has exited.
+gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+
+# ------------------------------------------------------------ joining --
+
+# bats test_tags=points:5
+@test "server welcomes newcomers as guest1, guest2, ... and tells the others who joined" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	assert_equal "$(head -n 1 "${CHAT_OUT[a]}")" "* Welcome, guest1$WELCOME_TAIL"
+	chat_join b
+	assert_equal "$(head -n 1 "${CHAT_OUT[b]}")" "* Welcome, guest2$WELCOME_TAIL"
+	chat_wait a '^\* guest2 joined$' || fail "guest1 was not told '* guest2 joined'"
+	chat_join c
+	chat_wait a '^\* guest3 joined$' || fail "guest1 was not told '* guest3 joined'"
+	chat_wait b '^\* guest3 joined$' || fail "guest2 was not told '* guest3 joined'"
+	chat_sync b
+	chat_refute_line b '^\* guest2 joined' "a newcomer gets the welcome, not its own join notice"
+}
+
+# ---------------------------------------------------------- messages --
+
+# bats test_tags=points:5
+@test "server sends each line to every other client after the sender's name, and not back to the sender" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	chat_join c
+	chat_say a 'Hello, everyone!'
+	chat_wait b '^<guest1> ' || fail "guest2 did not get guest1's message"
+	chat_wait c '^<guest1> ' || fail "guest3 did not get guest1's message"
+	chat_assert_line b '<guest1> Hello, everyone!'
+	chat_assert_line c '<guest1> Hello, everyone!'
+	chat_say c 'and hello back'
+	chat_wait a '^<guest3> and hello back$' || fail "guest1 did not get guest3's message"
+	chat_wait b '^<guest3> and hello back$' || fail "guest2 did not get guest3's message"
+	chat_sync a
+	chat_refute_line a 'Hello, everyone' "the sender must not get its own message back"
+}
+
+# bats test_tags=points:2
+@test "server drops the CR of a line ending in CRLF" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	chat_write a $'telnet says hi\r\n/nick telnet\r\n'
+	chat_wait b '^\* guest1 is now ' || fail "guest1's '/nick telnet' followed by CRLF did not work"
+	chat_sync b
+	printf '* Welcome, guest2%s\n<guest1> telnet says hi\n* guest1 is now telnet\n' "$WELCOME_TAIL" > "$T/expected"
+	chat_assert_received b "$T/expected"
+}
+
+# bats test_tags=points:3
+@test "a line written in several pieces arrives once and whole" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	need_peer chat_peer
+	# Each piece waits until the server has read the one before.
+	run bounded 10 "$PEER" pieces 127.0.0.1 "$SERVER_PORT" 'Hel' 'lo, wor' $'ld!\n'
+	assert_equal "$status" 0
+	chat_sync a
+	assert_equal "$(chat_count a '^<guest2> ')" 1
+	chat_assert_line a '<guest2> Hello, world!'
+}
+
+# bats test_tags=points:3
+@test "several lines in one write arrive as several messages, empty lines ignored" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	need_peer chat_peer
+	run bounded 10 "$PEER" pieces 127.0.0.1 "$SERVER_PORT" $'one\ntwo\n\nthree\n'
+	assert_equal "$status" 0
+	chat_sync a
+	LC_ALL=C grep -av '^\* ' "${CHAT_OUT[a]}" > "$T/got" || true
+	printf '<guest2> one\n<guest2> two\n<guest2> three\n' > "$T/expected"
+	assert_same_bytes "$T/expected" "$T/got"
+}
+
+# bats test_tags=points:3
+@test "a 1025-byte line gets ! line too long, and the connection stays usable" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	longest=$(printf '%1024s' '' | tr ' ' x)
+	chat_say a "$longest" "y$longest" "$(printf '%5000s' '' | tr ' ' z)" 'still here'
+	chat_wait b '^<guest1> still here$' || fail "guest1's next line after the long ones did not arrive"
+	chat_assert_line b "<guest1> $longest"
+	chat_refute_line b '(^|> )[yz]' "a line longer than 1024 bytes must not be sent on, not even in part"
+	chat_sync a
+	assert_equal "$(chat_count a '^! line too long$')" 2
+}
+
+# bats test_tags=points:2
+@test "binary junk does not crash the server" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	{
+		printf '%%s%%s%%s%%n%%n%%s\n\0\0\0\n\r\r\n\377\376\n/\n/nick \377%%n\n'
+		head -c 65536 /dev/urandom
+		printf '\n'
+	} > "$T/junk"
+	chat_send_file a "$T/junk"
+	chat_say a '/nick survivor' 'after the junk'
+	chat_wait b '^<survivor> after the junk$' || fail "guest1's line after the junk did not arrive"
+	kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died"
+}
+
+# ----------------------------------------------------------- commands --
+
+# bats test_tags=points:5
+@test "/nick renames the client and tells everyone, the sender included" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	chat_say a '/nick alice'
+	chat_wait a '^\* guest1 is now alice$' || fail "the sender was not told '* guest1 is now alice'"
+	chat_wait b '^\* guest1 is now alice$' || fail "the others were not told '* guest1 is now alice'"
+	chat_say a 'hi, I am alice'
+	chat_wait b '^<alice> hi, I am alice$' || fail "the message after /nick alice does not come from <alice>"
+}
+
+# bats test_tags=points:3
+@test "/nick refuses a name that is not 1 to 16 letters, digits, _ or -" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	chat_say a '/nick' '/nick ' '/nick two words' '/nick seventeen_chars_x' '/nick dot.ted' $'/nick caf\xc3\xa9'
+	chat_say a '/nick Ab_cd-0123456789'
+	chat_wait a '^\* guest1 is now ' || fail "'/nick Ab_cd-0123456789' (16 characters) was not accepted"
+	assert_equal "$(chat_count a "^$INVALID_NICK\$")" 6
+	chat_sync b
+	printf '* Welcome, guest2%s\n* guest1 is now Ab_cd-0123456789\n' "$WELCOME_TAIL" > "$T/expected"
+	chat_assert_received b "$T/expected"
+}
+
+# bats test_tags=points:3
+@test "/nick refuses a name in use with ! nick NAME is taken" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	chat_say a '/nick alice'
+	chat_wait b '^\* guest1 is now alice$' || fail "'/nick alice' did not work"
+	chat_say b '/nick alice'
+	chat_wait b '^! nick alice is taken$' || fail "guest2 was not told '! nick alice is taken'"
+	chat_say b 'still guest2'
+	chat_wait a '^<guest2> still guest2$' || fail "guest2 is not guest2 any more"
+	chat_refute_line a 'guest2 is now' "a refused /nick is not announced"
+}
+
+# bats test_tags=points:2
+@test "/who lists everyone online in joining order" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	chat_join c
+	chat_say b '/nick bob'
+	chat_wait a '^\* guest2 is now bob$' || fail "'/nick bob' did not work"
+	chat_sync a
+	chat_assert_line a '* online: guest1, bob, guest3'
+	chat_say c '/quit'
+	chat_wait a '^\* guest3 left$' || fail "guest3's /quit was not announced"
+	chat_join d
+	chat_sync a
+	chat_assert_line a '* online: guest1, bob, guest4'
+}
+
+# bats test_tags=points:3
+@test "/quit closes the connection and tells the others NAME left" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	chat_join c
+	chat_wait_established 3 || fail "3 clients should be connected, not $(chat_established "$SERVER_PORT")"
+	chat_say a '/quit'
+	chat_wait b '^\* guest1 left$' || fail "the others were not told '* guest1 left'"
+	chat_wait c '^\* guest1 left$' || fail "the others were not told '* guest1 left'"
+	chat_wait_established 2 || fail "the server did not close the connection after /quit"
+}
+
+# bats test_tags=points:3
+@test "a client that closes its connection is gone, and the others see NAME left" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	chat_join c
+	kill "${CHAT_PID[b]}"
+	chat_wait a '^\* guest2 left$' || fail "the others were not told '* guest2 left'"
+	chat_wait c '^\* guest2 left$' || fail "the others were not told '* guest2 left'"
+	chat_wait_established 2 || fail "the server kept the closed connection open"
+	chat_sync a
+	chat_assert_line a '* online: guest1, guest3'
+}
+
+# bats test_tags=points:2
+@test "an unknown command gets ! unknown command: /word" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	chat_say a '/dance with me'
+	chat_wait a '^! unknown command' || fail "no '! unknown command: /dance' for '/dance with me'"
+	chat_assert_line a '! unknown command: /dance'
+	chat_sync b
+	chat_refute_line b 'dance' "an unknown command is not a message"
+}
+
+# --------------------------------------------------- slow and many --
+
+# start_mute: a client that never reads (until told), between an observer
+# "watch" (guest1) and a sender "talk" (guest3).  Sets MUTE_PID, MUTE_OUT
+# and MUTE_FD.
+start_mute() {
+	need_peer chat_peer
+	chat_join watch
+	mkfifo "$T/mute.in"
+	exec {MUTE_FD}<> "$T/mute.in"
+	PROCESS_IN=$T/mute.in start_process mute "$PEER" mute 127.0.0.1 "$SERVER_PORT"
+	MUTE_PID=$PROCESS_PID
+	MUTE_OUT=$PROCESS_OUT
+	chat_wait watch '^\* guest2 joined$' || fail "the silent client did not join"
+	chat_join talk
+}
+
+# lines FILE N: N lines of 999 bytes in FILE.
+lines() {
+	yes "$(printf '%999s' '' | tr ' ' z)" | head -n "$2" > "$1"
+}
+
+# bats test_tags=points:5
+@test "a client that stops reading does not delay the others" {
+	start_server chat_server 127.0.0.1 @PORT
+	start_mute
+	# Well past what the kernel's buffers hold for the silent client.
+	lines "$T/lines" 100
+	chat_send_file talk "$T/lines"
+	chat_wait watch '^<guest3> z' 100 5 ||
+		fail "100 lines of 1000 bytes did not all reach guest1: does the server wait for the client that does not read?"
+}
+
+# bats test_tags=points:5
+@test "a client that stops reading is dropped once 64 KiB wait for it, and the others see it leave" {
+	start_server chat_server 127.0.0.1 @PORT
+	start_mute
+	# About 40 KB fit in the kernel's buffers for the silent client, so
+	# 200 KB are well over 64 KiB more.
+	lines "$T/lines" 200
+	chat_send_file talk "$T/lines"
+	chat_wait watch '^<guest3> z' 200 5 || fail "200 lines of 1000 bytes did not all reach guest1"
+	chat_sync watch
+	chat_assert_line watch '* guest2 left'
+	chat_wait_established 2 || fail "the server did not close the connection of the client that does not read"
+}
+
+# bats test_tags=points:3
+@test "a client slow to read keeps its place while less than 64 KiB waits for it" {
+	start_server chat_server 127.0.0.1 @PORT
+	start_mute
+	# About 40 KB fit in the kernel's buffers for this client; the rest
+	# must wait in the server's queue.
+	lines "$T/lines" 72
+	chat_send_file talk "$T/lines"
+	chat_wait watch '^<guest3> z' 72 5 || fail "72 lines of 1000 bytes did not all reach guest1"
+	chat_sync watch
+	chat_refute_line watch '^\* guest2 left' "a client with less than 64 KiB waiting must not be dropped"
+	printf 'read now\n' >&"$MUTE_FD"
+	wait_for_lines "$MUTE_OUT" '^<guest3> z' 72 5 ||
+		fail "the slow client got $(grep -c '^<guest3> z' "$MUTE_OUT") of the 72 lines once it read"
+}
+
+# bats test_tags=points:5
+@test "200 clients at once each receive every message" {
+	start_server chat_server 127.0.0.1 @PORT
+	need_peer chat_load
+	run bounded 15 "$PEER" -c 200 -s 200 -m 2 -t 10 127.0.0.1 "$SERVER_PORT"
+	echo "-- chat_load: $output"
+	assert_equal "$status" 0
+}
+
+# bats test_tags=points:3
+@test "server raises its open-file limit: 200 clients from a soft limit of 64" {
+	chat_start_limited 64 -
+	need_peer chat_load
+	run bounded 15 "$PEER" -c 200 -s 5 -m 2 -t 5 127.0.0.1 "$SERVER_PORT"
+	echo "-- chat_load: $output"
+	assert_equal "$status" 0
+}
+
+# bats test_tags=points:3
+@test "server out of file descriptors neither dies nor spins, and serves again later" {
+	# 32 descriptors: room for about 27 clients; 40 try to come in.
+	chat_start_limited 32 32
+	need_peer chat_load
+	ticks=$(chat_cpu_ticks "$SERVER_PID")
+	start=$(date +%s%N)
+	run bounded 10 "$PEER" -c 40 -s 2 -m 3 -a -g 300 -H 300 -t 5 127.0.0.1 "$SERVER_PORT"
+	echo "-- chat_load: $output"
+	kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died when it ran out of file descriptors"
+	cpu_ms=$((($(chat_cpu_ticks "$SERVER_PID") - ticks) * 1000 / $(getconf CLK_TCK)))
+	wall_ms=$((($(date +%s%N) - start) / 1000000))
+	assert_equal "$status" 0
+	greeted=$(printf '%s\n' "$output" | sed -n 's/.* greeted=\([0-9]*\).*/\1/p')
+	[ "${greeted:-0}" -ge 10 ] || fail "only ${greeted:-0} of 40 clients were welcomed"
+	[ "$cpu_ms" -lt $((wall_ms / 4)) ] ||
+		fail "the server used ${cpu_ms} ms of CPU in ${wall_ms} ms: it spins on accept() failing with EMFILE"
+	chat_join late
+}
+
+# bats test_tags=points:3
+@test "server survives clients that reset their connection" {
+	start_server chat_server 127.0.0.1 @PORT
+	need_peer tcp_peer
+	chat_join a
+	for i in 1 2 3 4 5; do
+		bounded 10 "$PEER" reset 127.0.0.1 "$SERVER_PORT" 100000 ||
+			fail "tcp_peer could not connect and reset (try $i)"
+		chat_say a "message $i"
+	done
+	chat_wait a '^\* guest[0-9]+ left$' 5 || fail "the others were not told that the reset clients left"
+	kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died when a client reset its connection"
+	chat_join b
+	chat_say a 'still serving'
+	chat_wait b '^<guest1> still serving$' || fail "the server stopped serving after the resets"
+}
+
+# --------------------------------------------------------- the server --
+
+# bats test_tags=points:3
+@test "server exits 0 on SIGTERM and on SIGINT, with clients connected" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	stop_server TERM
+	[ "$SERVER_STATUS" -ne 124 ] || fail "still running 3 s after SIGTERM"
+	assert_equal "$SERVER_STATUS" 0
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join c
+	stop_server INT
+	[ "$SERVER_STATUS" -ne 124 ] || fail "still running 3 s after SIGINT"
+	assert_equal "$SERVER_STATUS" 0
+}
+
+# bats test_tags=points:1
+@test "server prints Listening on ADDR:PORT at once" {
+	start_server chat_server 127.0.0.1 @PORT
+	wait_for_line "$SERVER_OUT" '^Listening on ' 2 ||
+		fail "no 'Listening on' line on stdout while the server runs (fflush(stdout)?)"
+	run cat "$SERVER_OUT"
+	assert_line "Listening on 127.0.0.1:$SERVER_PORT"
+}
+
+# bats test_tags=points:2
+@test "server serves IPv6 clients on ::1" {
+	has_ipv6_loopback || skip "no IPv6 loopback here, or $NC_FLAVOUR netcat has no IPv6"
+	start_server chat_server ::1 @PORT
+	chat_join a ::1
+	chat_join b ::1
+	chat_say a 'over IPv6'
+	chat_wait b '^<guest1> over IPv6$' || fail "guest1's message did not reach guest2"
+	wait_for_line "$SERVER_OUT" "^Listening on \[?::1\]?:$SERVER_PORT\$" 2 ||
+		fail "no line 'Listening on [::1]:$SERVER_PORT'"
+}
+
+# bats test_tags=points:1
+@test "server fails with a clear message and exit 1 when the port is taken" {
+	start_server chat_server 127.0.0.1 @PORT
+	run_prog 5 chat_server 127.0.0.1 "$SERVER_PORT"
+	assert_equal "$status" 1
+	assert_regex "$stderr" '^chat_server: .*[Aa]ddress already in use'
+}
+
+# bats test_tags=points:1
+@test "server rejects bad usage with exit 2" {
+	run_prog 5 chat_server 127.0.0.1 1 extra
+	assert_equal "$status" 2
+	assert_regex "$stderr" '^usage: chat_server'
+}
+
+# ------------------------------------------------------------- client --
+
+# start_client ARGS...: chat_client connected to a netcat listener; both
+# inputs are FIFOs held open on fds 7 (listener) and 8 (client).  The
+# listener's output is NC_OUT, the client's CLIENT_OUT and CLIENT_ERR.
+start_client() {
+	mkfifo "$T/reply" "$T/typed"
+	exec 7<> "$T/reply" 8<> "$T/typed"
+	start_nc_listener 127.0.0.1 "$T/reply"
+	need_prog chat_client
+	PROCESS_IN=$T/typed start_process chat_client "$PROG" "$@" 127.0.0.1 "$NC_PORT"
+	CLIENT_PID=$PROCESS_PID
+	CLIENT_OUT=$PROCESS_OUT
+	CLIENT_ERR=$PROCESS_ERR
+}
+
+# bats test_tags=points:5
+@test "client sends each typed line at once" {
+	start_client
+	printf 'hello\n' >&8
+	wait_for_size "$NC_OUT" 6 3 "$CLIENT_PID" || true
+	printf 'second line\n' >&8
+	wait_for_size "$NC_OUT" 18 3 "$CLIENT_PID" || true
+	printf 'hello\nsecond line\n' > "$T/expected"
+	cp "$NC_OUT" "$T/got"
+	assert_same_bytes "$T/expected" "$T/got"
+}
+
+# bats test_tags=points:5
+@test "client prints each line the server sends at once" {
+	start_client
+	printf '* Welcome, guest1%s\n' "$WELCOME_TAIL" > "$T/expected"
+	cat "$T/expected" >&7
+	wait_for_size "$CLIENT_OUT" "$(wc -c < "$T/expected")" 3 "$CLIENT_PID" || true
+	printf '<bob> hi there\n' | tee -a "$T/expected" >&7
+	wait_for_size "$CLIENT_OUT" "$(wc -c < "$T/expected")" 3 "$CLIENT_PID" || true
+	cp "$CLIENT_OUT" "$T/got"
+	assert_same_bytes "$T/expected" "$T/got"
+}
+
+# bats test_tags=points:3
+@test "client with -n NICK sends /nick NICK first" {
+	start_client -n alice
+	wait_for_size "$NC_OUT" 12 3 "$CLIENT_PID" || true
+	printf 'hi\n' >&8
+	wait_for_size "$NC_OUT" 15 3 "$CLIENT_PID" || true
+	printf '/nick alice\nhi\n' > "$T/expected"
+	cp "$NC_OUT" "$T/got"
+	assert_same_bytes "$T/expected" "$T/got"
+}
+
+# bats test_tags=points:3
+@test "client says so and exits 0 when the server closes" {
+	start_client
+	printf '* Welcome, guest1%s\n' "$WELCOME_TAIL" >&7
+	wait_for_size "$CLIENT_OUT" 10 3 "$CLIENT_PID" || fail "the client printed nothing"
+	# The listener has read everything: its end closes with a FIN.
+	kill "$NC_PID"
+	chat_poll 3 gone "$CLIENT_PID" || fail "the client still runs 3 s after the server closed"
+	status=0
+	wait "$CLIENT_PID" || status=$?
+	assert_equal "$status" 0
+	grep -qi 'closed' "$CLIENT_ERR" || fail "the client did not say on stderr that the server closed the connection"
+}
+
+# bats test_tags=points:3
+@test "client half-closes at the end of its input and prints until the server closes" {
+	# This peer answers only once the client has half-closed, then closes.
+	need_peer chat_peer
+	start_process peer "$PEER" late 127.0.0.1
+	PEER_OUT=$PROCESS_OUT
+	wait_for_line "$PEER_OUT" '^PORT [0-9]+$' 5 || fail "the test peer did not start"
+	port=$(sed -n 's/^PORT //p' "$PEER_OUT")
+	# The input ends without a newline: the client ends the line itself.
+	printf 'last words' > "$T/typed"
+	run_prog 5 chat_client 127.0.0.1 "$port" < "$T/typed"
+	assert_equal "$status" 0
+	assert_text_equal 'a late reply' "$output" "what the client printed after the end of its input"
+	printf 'PORT %s\nlast words\n' "$port" > "$T/expected"
+	assert_same_bytes "$T/expected" "$PEER_OUT"
+}
+
+# bats test_tags=points:1
+@test "client reports a refused connection and exits 1" {
+	port=$(free_port tcp)
+	run_prog 5 chat_client 127.0.0.1 "$port" < /dev/null
+	assert_equal "$status" 1
+	assert_regex "$stderr" "^chat_client: .*(refused|Refused)"
+}
+
+# bats test_tags=points:1
+@test "client rejects bad usage with exit 2" {
+	run_prog 5 chat_client -x < /dev/null
+	assert_equal "$status" 2
+	assert_regex "$stderr" 'usage: chat_client'
+	run_prog 5 chat_client localhost 1 extra < /dev/null
+	assert_equal "$status" 2
+	assert_regex "$stderr" '^usage: chat_client'
+}

@@ -1,0 +1,259 @@
+/*
+ * chat_peer: chat clients for lesson 04's tests that nc cannot play.
+ *
+ *   chat_peer mute HOST PORT
+ *       Connect with a tiny receive buffer and a small MSS, so that little
+ *       data waits in the kernel's buffers for this connection; print
+ *       "connected"; then read nothing until a line arrives on standard
+ *       input (or it ends): a client that stops reading.  After that, copy
+ *       everything received to standard output until the server closes.
+ *       Gives up after 60 s.
+ *   chat_peer pieces HOST PORT PIECE...
+ *       Connect, wait for the first line (the welcome), then send each
+ *       PIECE in a send() of its own, waiting after each until the
+ *       server has read it (on Linux, until its socket's receive queue in
+ *       /proc/net/tcp is empty; elsewhere 100 ms).  Then send "/who" and
+ *       copy everything received, welcome included, to standard output
+ *       until the "* online: " line.
+ *   chat_peer late HOST
+ *       A server that answers late: listen on HOST, any free port; print
+ *       "PORT n"; copy what one client sends to standard output until it
+ *       half-closes; only then send "a late reply\n", and close.
+ *
+ * Exit status 0 on success, 1 on errors (on stderr), 2 on usage errors.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *what)
+{
+	fprintf(stderr, "chat_peer: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void nap_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* Connect to HOST:PORT; SMALL asks for small buffers and segments. */
+static int connect_to(const char *host, const char *port, int small)
+{
+	int rcvbuf = 1024, mss = 536;
+
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	int fd, err = getaddrinfo(host, port, &hints, &ai);
+
+	if (err != 0) {
+		fprintf(stderr, "chat_peer: %s: %s\n", host, gai_strerror(err));
+		exit(1);
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+	if (fd == -1)
+		die("socket");
+	/* The server's kernel sizes its send buffer for us from our MSS:
+	 * with loopback's 64 KiB segments it would hold megabytes. */
+	if (small && (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == -1 ||
+		      setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss) == -1))
+		die("setsockopt SO_RCVBUF, TCP_MAXSEG");
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+		die("connect");
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/* The port of a socket address, or -1. */
+static int port_of(const struct sockaddr_storage *addr)
+{
+	if (addr->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)addr)->sin_port);
+	if (addr->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+	return -1;
+}
+
+/*
+ * 1 if the server's end of our connection (local port SERVER, remote port
+ * OURS) has nothing unread and our end nothing unacknowledged, 0 if not,
+ * -1 if /proc/net/tcp cannot tell.
+ */
+static int server_has_read_all(int server, int ours)
+{
+	static const char *tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	int found = 0, drained = 1;
+
+	for (size_t t = 0; t < 2; t++) {
+		char line[512];
+		FILE *f = fopen(tables[t], "r");
+
+		if (f == NULL)
+			continue;
+		while (fgets(line, sizeof line, f) != NULL) {
+			char local[64], remote[64];
+			unsigned state, tx, rx, lport, rport;
+			const char *colon;
+
+			if (sscanf(line, " %*u: %63s %63s %x %x:%x", local, remote, &state, &tx, &rx) != 5)
+				continue;
+			colon = strrchr(local, ':');
+			if (colon == NULL || sscanf(colon + 1, "%x", &lport) != 1)
+				continue;
+			colon = strrchr(remote, ':');
+			if (colon == NULL || sscanf(colon + 1, "%x", &rport) != 1)
+				continue;
+			if ((int)lport == server && (int)rport == ours) {
+				found = 1;
+				drained &= rx == 0;
+			} else if ((int)lport == ours && (int)rport == server) {
+				drained &= tx == 0;
+			}
+		}
+		fclose(f);
+	}
+	return found ? drained : -1;
+}
+
+/* Wait until the server read what we sent: /proc/net/tcp, or 100 ms. */
+static void wait_until_read(int fd)
+{
+	struct sockaddr_storage mine, theirs;
+	socklen_t len1 = sizeof mine, len2 = sizeof theirs;
+	int ours, server;
+
+	if (getsockname(fd, (struct sockaddr *)&mine, &len1) == -1 ||
+	    getpeername(fd, (struct sockaddr *)&theirs, &len2) == -1)
+		die("getsockname");
+	ours = port_of(&mine);
+	server = port_of(&theirs);
+	for (int tries = 0; tries < 3000; tries++) {
+		int r = server_has_read_all(server, ours);
+
+		if (r == 1)
+			return;
+		if (r == -1)
+			break;
+		nap_ms(1);
+	}
+	nap_ms(100);
+}
+
+/* Copy what arrives on FD to stdout until a line starting with MARK; 1 if seen. */
+static int copy_until(int fd, const char *mark, char *seen, size_t *seen_len, size_t seen_size)
+{
+	for (;;) {
+		char buf[4096];
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		const char *line;
+
+		if (poll(&p, 1, 5000) <= 0)
+			return 0;
+		n = recv(fd, buf, sizeof buf, 0);
+		if (n <= 0)
+			return 0;
+		fwrite(buf, 1, (size_t)n, stdout);
+		if (*seen_len + (size_t)n >= seen_size)
+			*seen_len = 0;
+		memcpy(seen + *seen_len, buf, (size_t)n);
+		*seen_len += (size_t)n;
+		seen[*seen_len] = '\0';
+		for (line = seen; line != NULL; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+			if (strncmp(line, mark, strlen(mark)) == 0 && strchr(line, '\n') != NULL)
+				return 1;
+	}
+}
+
+int main(int argc, char *argv[])
+{
+	static char seen[1 << 16];
+	size_t seen_len = 0;
+	int fd, one = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 4 && strcmp(argv[1], "mute") == 0) {
+		struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+		char buf[4096];
+		ssize_t n;
+
+		fd = connect_to(argv[2], argv[3], 1);
+		printf("connected\n");
+		fflush(stdout);
+		if (poll(&p, 1, 60000) != 1)
+			return 1;
+		p.fd = fd;
+		while (poll(&p, 1, 60000) == 1 && (n = recv(fd, buf, sizeof buf, 0)) > 0)
+			if (write(STDOUT_FILENO, buf, (size_t)n) != n)
+				die("write");
+		return 0;
+	}
+	if (argc >= 5 && strcmp(argv[1], "pieces") == 0) {
+		fd = connect_to(argv[2], argv[3], 0);
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1)
+			die("setsockopt TCP_NODELAY");
+		if (!copy_until(fd, "", seen, &seen_len, sizeof seen - 1))
+			die("no welcome line");
+		seen_len = 0;
+		for (int i = 4; i < argc; i++) {
+			size_t len = strlen(argv[i]);
+
+			if (send(fd, argv[i], len, 0) != (ssize_t)len)
+				die("send");
+			wait_until_read(fd);
+		}
+		if (send(fd, "/who\n", 5, 0) != 5)
+			die("send");
+		if (!copy_until(fd, "* online: ", seen, &seen_len, sizeof seen - 1)) {
+			fflush(stdout);
+			fprintf(stderr, "chat_peer: no reply to /who\n");
+			return 1;
+		}
+		fflush(stdout);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "late") == 0) {
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof addr;
+		char buf[4096];
+		ssize_t n;
+		int listener;
+
+		if (getaddrinfo(argv[2], "0", &hints, &ai) != 0)
+			die("getaddrinfo");
+		listener = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+		if (listener == -1 || bind(listener, ai->ai_addr, ai->ai_addrlen) == -1 || listen(listener, 1) == -1 ||
+		    getsockname(listener, (struct sockaddr *)&addr, &len) == -1)
+			die("listen");
+		freeaddrinfo(ai);
+		printf("PORT %d\n", port_of(&addr));
+		fflush(stdout);
+		fd = accept(listener, NULL, NULL);
+		if (fd == -1)
+			die("accept");
+		while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
+			if (write(STDOUT_FILENO, buf, (size_t)n) != n)
+				die("write");
+		if (n == -1)
+			die("recv");
+		if (send(fd, "a late reply\n", 13, 0) != 13)
+			die("send");
+		return close(fd) == 0 ? 0 : 1;
+	}
+	fprintf(stderr, "usage: chat_peer mute HOST PORT | chat_peer pieces HOST PORT PIECE... | chat_peer late HOST\n");
+	return 2;
+}
