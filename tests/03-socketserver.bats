@@ -59,16 +59,8 @@ upper_exchange() {
 
 # bats test_tags=points:2
 @test "upper_server given port 0 listens on a free port and reports it" {
-	need_prog upper_server
-	start_process upper_server "$PROG" 127.0.0.1 0
-	SERVER_PID=$PROCESS_PID
-	wait_for_line "$PROCESS_OUT" '^Listening on 127\.0\.0\.1:[0-9]+$' 5 "$SERVER_PID" || {
-		echo "-- stdout: '$(escape_bytes < "$PROCESS_OUT")'"
-		fail "no line 'Listening on 127.0.0.1:PORT' within 5 s"
-	}
-	port=$(sed -n 's/^Listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$PROCESS_OUT" | head -n 1)
-	[ "$port" -gt 0 ] || fail "the reported port is $port: print ss_server_address(), from getsockname()"
-	port_listening "$port" || fail "nothing listens on the reported port $port"
+	start_server_reporting upper_server 127.0.0.1 0
+	port=$SERVER_PORT
 	printf 'port zero' > "$T/sent"
 	printf 'PORT ZERO' > "$T/expected"
 	nc_exchange 127.0.0.1 "$port" < "$T/sent" > "$T/got" || true

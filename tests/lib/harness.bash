@@ -286,6 +286,38 @@ start_server() {
 	_harness_server_failed "$name" "$proto"
 }
 
+# start_server_reporting [--udp] NAME ARGS...: start NAME with ARGS, which
+# ask for port 0; wait for its line "Listening on 127.0.0.1:PORT" and check
+# that PORT really listens (TCP) or is bound (UDP).  Sets SERVER_PID,
+# SERVER_PORT, SERVER_OUT and SERVER_ERR.
+start_server_reporting() {
+	local proto=tcp
+	if [ "$1" = --udp ]; then
+		proto=udp
+		shift
+	fi
+	local name=$1
+	shift
+	need_prog "$name" || return 1
+	start_process "$name" "$PROG" "$@"
+	SERVER_PID=$PROCESS_PID
+	SERVER_OUT=$PROCESS_OUT
+	SERVER_ERR=$PROCESS_ERR
+	wait_for_line "$SERVER_OUT" '^Listening on 127\.0\.0\.1:[0-9]+$' 5 "$SERVER_PID" || {
+		echo "-- stdout: '$(escape_bytes < "$SERVER_OUT")'" >&2
+		fail "no line 'Listening on 127.0.0.1:PORT' within 5 s"
+		return 1
+	}
+	SERVER_PORT=$(sed -n 's/^Listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$SERVER_OUT" | head -n 1)
+	[ "$SERVER_PORT" -gt 0 ] ||
+		fail "the reported port is $SERVER_PORT: print the port getsockname(2) returns" || return 1
+	if [ "$proto" = tcp ]; then
+		port_listening "$SERVER_PORT" || fail "nothing listens on the reported port $SERVER_PORT"
+	else
+		port_bound_udp "$SERVER_PORT" || fail "no UDP socket is bound to the reported port $SERVER_PORT"
+	fi
+}
+
 _harness_server_failed() {
 	local name=$1 proto=$2 status=0
 	if kill -0 "$SERVER_PID" 2>/dev/null; then
