@@ -93,6 +93,26 @@ has_ipv6_loopback() {
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
 }
 
+# bats test_tags=points:3
+@test "server keeps serving after a client leaves without reading its echo" {
+	# The client's close() makes the server's next send() fail with EPIPE,
+	# which also raises SIGPIPE: a server that does not ignore it dies.
+	start_server echo_server 127.0.0.1 @PORT
+	need_peer tcp_peer
+	for round in 1 2 3; do
+		run bounded 10 "$PEER" leave 127.0.0.1 "$SERVER_PORT" 20000
+	done
+	printf 'still there?' > "$T/sent"
+	nc_exchange 127.0.0.1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
+	if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+		status=0
+		wait "$SERVER_PID" || status=$?
+		[ "$status" -ne 141 ] || fail "the server was killed by SIGPIPE: ignore it with sigaction(2) and handle EPIPE from send()"
+		fail "the server exited (status $status) after a client left without reading"
+	fi
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
+}
+
 # bats test_tags=points:2
 @test "server prints Listening on and Connected by with real addresses" {
 	start_server echo_server 127.0.0.1 @PORT
@@ -139,6 +159,20 @@ has_ipv6_loopback() {
 	start_server echo_server 127.0.0.1 @PORT
 	stop_server INT
 	assert_server_exit 0 INT
+}
+
+# bats test_tags=points:3
+@test "server exits 0 on SIGTERM while a silent client is connected" {
+	start_server echo_server 127.0.0.1 @PORT
+	mkfifo "$T/in"
+	exec 7<> "$T/in"
+	PROCESS_IN=$T/in start_process nc "${NC_CMD[@]}" 127.0.0.1 "$SERVER_PORT"
+	# The server is in recv() with this client once it has logged it.
+	wait_for_line "$SERVER_OUT" '^Connected by ' 3 "$SERVER_PID" ||
+		fail "the server did not print 'Connected by ADDR:PORT' for the client"
+	stop_server TERM
+	assert_server_exit 0 TERM
+	exec 7>&-
 }
 
 # bats test_tags=points:1

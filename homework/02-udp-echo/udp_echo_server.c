@@ -3,7 +3,7 @@
  *
  *   usage: udp_echo_server [HOST] [PORT]
  *
- * HOST defaults to every interface, PORT to 50007 (the lecture's port);
+ * HOST defaults to every IPv4 interface ("::" for IPv6 too), PORT to 50007;
  * PORT 0 asks the kernel for any free port, and the port it chose is
  * printed.  Every datagram that arrives is sent back, unchanged, to the
  * address it came from, and logged as  Datagram from ADDR:PORT (N bytes).
@@ -21,7 +21,10 @@
  * address, so clients interleave freely and none waits for another.
  *
  * What it leaves out: reliability.  A datagram or a reply that the network
- * loses stays lost; it is the client's job to send again.
+ * loses stays lost; it is the client's job to send again.  And a stop
+ * signal that lands just after the loop checked its flag and just before
+ * recvfrom() blocks is seen only when the next datagram comes (lesson 03's
+ * self-pipe closes that gap).
  */
 #define _POSIX_C_SOURCE 200809L
 

@@ -574,6 +574,12 @@ int ss_send_all(struct ss_request *req, const void *buf, size_t len)
 		ssize_t n = send(req->fd, p, len, MSG_NOSIGNAL);
 
 		if (n == -1) {
+			/* A send blocked on a client that does not read is
+			 * interrupted by the stop signal: give up, as ss_recv does. */
+			if (errno == EINTR && req->server->stopping) {
+				errno = ECANCELED;
+				return -1;
+			}
 			if (errno == EINTR)
 				continue;
 			return -1;

@@ -128,7 +128,9 @@ int ss_serve_forever(struct ss_server *server);
  * ss_read_line() to give up (they fail with ECANCELED).  Safe to call from
  * a signal handler or from any thread, before or during
  * ss_serve_forever(): it only sets a flag and writes one byte to a pipe
- * (the self-pipe trick), and returns without waiting.
+ * (the self-pipe trick), and returns without waiting.  In forking mode a
+ * handler runs in a child process: a call there stops only that child,
+ * never the server.
  */
 void ss_shutdown(struct ss_server *server);
 
@@ -178,8 +180,9 @@ ssize_t ss_read_line(struct ss_request *req, char *line, size_t size);
 
 /*
  * Send all LEN bytes of BUF to the client (UDP: as one datagram),
- * finishing short writes and restarting after EINTR.  Never raises
- * SIGPIPE.  Returns 0 or -1 with errno set.
+ * finishing short writes and restarting after EINTR, unless the server
+ * is shutting down (then it fails with ECANCELED).  Never raises SIGPIPE.
+ * Returns 0 or -1 with errno set.
  */
 int ss_send_all(struct ss_request *req, const void *buf, size_t len);
 

@@ -9,6 +9,9 @@
  *   tcp_peer reset HOST PORT N connect, send N bytes, wait for the first
  *                              byte of the reply, then close with a reset
  *                              (SO_LINGER 0) while the server still sends
+ *   tcp_peer leave HOST PORT N connect, send N bytes, and close at once
+ *                              without reading: the server's next sends
+ *                              fail with EPIPE (SIGPIPE if not ignored)
  *
  * Exit status 0 on success, 1 on any error (with a message on stderr).
  */
@@ -146,6 +149,25 @@ int main(int argc, char *argv[])
 			die("setsockopt SO_LINGER");
 		return close(fd) == 0 ? 0 : 1;
 	}
-	fprintf(stderr, "usage: tcp_peer echo HOST | tcp_peer reset HOST PORT BYTES\n");
+	if (argc == 5 && strcmp(argv[1], "leave") == 0) {
+		struct addrinfo *ai = resolve(argv[2], argv[3], 0);
+		size_t total = strtoul(argv[4], NULL, 10);
+		static char buf[1 << 16];
+		int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+
+		if (fd == -1 || connect(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+			die("connect");
+		freeaddrinfo(ai);
+		memset(buf, 'l', sizeof buf);
+		while (total > 0) {
+			ssize_t n = send(fd, buf, total < sizeof buf ? total : sizeof buf, 0);
+
+			if (n == -1)
+				die("send");
+			total -= (size_t)n;
+		}
+		return close(fd) == 0 ? 0 : 1;
+	}
+	fprintf(stderr, "usage: tcp_peer echo HOST | tcp_peer reset|leave HOST PORT BYTES\n");
 	return 2;
 }
