@@ -13,6 +13,9 @@ setup() {
 	command -v tmux >/dev/null 2>&1 || skip "tmux is not installed"
 	DEMO=$HARNESS_TOP/tools/demo
 	SOCK=socklab-test-$$-$BATS_TEST_NUMBER
+	# tmux leaves its socket file behind after kill-server: keep it in the
+	# test's own folder, which bats removes.
+	export TMUX_TMPDIR=$BATS_TEST_TMPDIR
 }
 
 teardown() {
