@@ -49,7 +49,7 @@ harness_teardown() {
 		pid=${HARNESS_PIDS[$i]}
 		if kill -0 "$pid" 2>/dev/null; then
 			kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-			_harness_wait_gone "$pid" 20 || kill -KILL -- "-$pid" 2>/dev/null || true
+			_harness_wait_gone "$pid" 1 || kill -KILL -- "-$pid" 2>/dev/null || true
 			wait "$pid" 2>/dev/null || true
 		else
 			status=0
@@ -239,15 +239,10 @@ port_listening() { _harness_port_used tcp "$1" 0A; }
 # port_bound_udp PORT: a UDP socket is bound to PORT.
 port_bound_udp() { _harness_port_used udp "$1" 07; }
 
-_harness_wait_gone() {
-	local pid=$1 tries=$2
-	while [ "$tries" -gt 0 ]; do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.05
-		tries=$((tries - 1))
-	done
-	return 1
-}
+_harness_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# _harness_wait_gone PID SECS: wait until process PID has exited.
+_harness_wait_gone() { wait_until "$2" _harness_gone "$1"; }
 
 # start_server [--udp] NAME ARGS...: start the lesson program NAME in the
 # background in its own process group, with every argument "@PORT" replaced
@@ -359,26 +354,20 @@ start_process() {
 # (TCP) or is bound (UDP); give up after SOCKLAB_WAIT seconds or as soon as
 # PID has exited.
 wait_listening() {
-	local proto=$1 port=$2 pid=${3:-} tries
-	tries=$((${SOCKLAB_WAIT:-5} * 20))
-	while [ "$tries" -gt 0 ]; do
-		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-			return 1
-		fi
-		if [ "$proto" = tcp ] && port_listening "$port"; then
-			return 0
-		fi
-		if [ "$proto" = udp ] && port_bound_udp "$port"; then
-			return 0
-		fi
-		if [ ! -r /proc/net/tcp ] && ! command -v lsof >/dev/null 2>&1 &&
-			grep -q "Listening on .*:$port\$" "$SERVER_OUT" 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.05
-		tries=$((tries - 1))
-	done
-	return 1
+	local pid=${3:-}
+	wait_until "${SOCKLAB_WAIT:-5}" _harness_ready_or_gone "$@" || return 1
+	[ -z "$pid" ] || kill -0 "$pid" 2>/dev/null
+}
+
+# True when PORT listens (TCP) or is bound (UDP), or when PID has exited.
+_harness_ready_or_gone() {
+	local proto=$1 port=$2 pid=${3:-}
+	[ -n "$pid" ] && _harness_gone "$pid" && return 0
+	if [ -r /proc/net/tcp ] || command -v lsof >/dev/null 2>&1; then
+		if [ "$proto" = tcp ]; then port_listening "$port"; else port_bound_udp "$port"; fi
+	else
+		grep -q "Listening on .*:$port\$" "$SERVER_OUT" 2>/dev/null
+	fi
 }
 
 # wait_until SECS CMD...: run CMD every 50 ms until it succeeds; false if
@@ -444,7 +433,7 @@ stop_server() {
 	local sig=${1:-TERM}
 	SERVER_STATUS=0
 	kill -"$sig" "$SERVER_PID" 2>/dev/null || true
-	if ! _harness_wait_gone "$SERVER_PID" 60; then
+	if ! _harness_wait_gone "$SERVER_PID" 3; then
 		SERVER_STATUS=124
 		_harness_state TIMEOUT
 		return 0
@@ -491,18 +480,24 @@ nc_listen_cmd() {
 # port with INPUT (a file or FIFO) as its standard input.  Sets NC_PORT,
 # NC_PID and NC_OUT (what it received).
 start_nc_listener() {
-	local host=$1 input=${2:-/dev/null} attempt
+	_harness_start_listener tcp nc nc_listen_cmd "$@"
+}
+
+# _harness_start_listener PROTO NAME CMD_FN HOST [INPUT]: the work of
+# start_nc_listener, for TCP or UDP; CMD_FN HOST PORT prints the command.
+_harness_start_listener() {
+	local proto=$1 name=$2 cmd_fn=$3 host=$4 input=${5:-/dev/null} attempt
 	local -a cmd
 	for attempt in 1 2 3; do
-		NC_PORT=$(free_port tcp)
-		mapfile -t cmd < <(nc_listen_cmd "$host" "$NC_PORT")
-		PROCESS_IN=$input start_process nc "${cmd[@]}"
+		NC_PORT=$(free_port "$proto")
+		mapfile -t cmd < <("$cmd_fn" "$host" "$NC_PORT")
+		PROCESS_IN=$input start_process "$name" "${cmd[@]}"
 		NC_PID=$PROCESS_PID
 		NC_OUT=$PROCESS_OUT
-		wait_listening tcp "$NC_PORT" "$NC_PID" && return 0
+		wait_listening "$proto" "$NC_PORT" "$NC_PID" && return 0
 		kill -0 "$NC_PID" 2>/dev/null && break
 	done
-	fail "netcat ($NC_FLAVOUR) did not listen on port $NC_PORT"
+	fail "netcat ($NC_FLAVOUR) did not listen on $proto port $NC_PORT"
 }
 
 # -------------------------------------------------------- assertions --

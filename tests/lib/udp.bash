@@ -101,18 +101,7 @@ nc_udp_listen_cmd() {
 # standard input, and wait until it is bound.  Sets NC_PORT, NC_PID and
 # NC_OUT (what it received).
 start_nc_udp_listener() {
-	local host=$1 input=${2:-/dev/null} attempt
-	local -a cmd
-	for attempt in 1 2 3; do
-		NC_PORT=$(free_port udp)
-		mapfile -t cmd < <(nc_udp_listen_cmd "$host" "$NC_PORT")
-		PROCESS_IN=$input start_process nc-udp "${cmd[@]}"
-		NC_PID=$PROCESS_PID
-		NC_OUT=$PROCESS_OUT
-		wait_listening udp "$NC_PORT" "$NC_PID" && return 0
-		kill -0 "$NC_PID" 2>/dev/null && break
-	done
-	fail "netcat ($NC_FLAVOUR) did not bind UDP port $NC_PORT"
+	_harness_start_listener udp nc-udp nc_udp_listen_cmd "$@"
 }
 
 # start_udp_peer HOST ACTION...: start tests/peers/udp_peer listening on a
