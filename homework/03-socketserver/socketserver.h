@@ -181,7 +181,9 @@ ssize_t ss_read_line(struct ss_request *req, char *line, size_t size);
 /*
  * Send all LEN bytes of BUF to the client (UDP: as one datagram),
  * finishing short writes and restarting after EINTR, unless the server
- * is shutting down (then it fails with ECANCELED).  Never raises SIGPIPE.
+ * is shutting down (then it fails with ECANCELED).  A client that has gone
+ * gives EPIPE, not SIGPIPE, except on systems without MSG_NOSIGNAL (macOS
+ * before 11), where SIGPIPE must be ignored: ss_shutdown_on_signals() does.
  * Returns 0 or -1 with errno set.
  */
 int ss_send_all(struct ss_request *req, const void *buf, size_t len);

@@ -43,6 +43,19 @@
 /* The largest UDP payload is 65507 bytes (IPv4); this holds any. */
 #define MAX_DATAGRAM 65536
 
+/*
+ * A send to a client that has gone raises SIGPIPE, which kills the
+ * process.  MSG_NOSIGNAL (POSIX.1-2008) makes that send fail with EPIPE
+ * instead; macOS has it only since version 11.  SO_NOSIGPIPE does the
+ * same for a whole socket on macOS and some BSDs, but their headers show
+ * it only to programs that ask for more than POSIX (this one does not).
+ * Where neither is there, a program must ignore SIGPIPE, as
+ * ss_shutdown_on_signals() does.
+ */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
 struct ss_server {
 	int type;                    /* SOCK_STREAM (TCP) or SOCK_DGRAM (UDP) */
 	enum ss_mode mode;
@@ -862,8 +875,16 @@ int ss_send_all(struct ss_request *req, const void *buf, size_t len)
 			return -1;
 		return 0;
 	}
+#ifdef SO_NOSIGPIPE
+	{
+		int on = 1;
+
+		if (setsockopt(req->fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof on) == -1)
+			return -1;
+	}
+#endif
 	while (len > 0) {
-		/* MSG_NOSIGNAL: a vanished client gives EPIPE, never SIGPIPE. */
+		/* A vanished client gives EPIPE, not SIGPIPE (see MSG_NOSIGNAL above). */
 		ssize_t n = send(req->fd, p, len, MSG_NOSIGNAL);
 
 		if (n == -1) {
