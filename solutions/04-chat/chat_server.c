@@ -69,6 +69,10 @@
 #define ADDR_TEXT_SIZE (HOST_TEXT_SIZE + 24)  /* "[HOST]:PORT" fits */
 #define REASON_SIZE 80
 #define WELCOME_COMMANDS "Commands: /nick NAME, /who, /quit"
+/* The most open files to ask for: macOS refuses a soft limit above its
+ * OPEN_MAX, 10240 (a constant it hides from POSIX programs), even when the
+ * hard limit is higher or RLIM_INFINITY. */
+#define MAX_OPEN_FILES 10240
 
 /* read_client() relies on this: a partial line never fills the buffer. */
 _Static_assert(IN_BUFFER_SIZE > MAX_LINE + 2, "the input buffer must hold a whole line");
@@ -112,26 +116,31 @@ static volatile sig_atomic_t stop_requested;
  * ========================================================================= */
 
 /*
- * Raise the soft limit on open files to the hard limit.  Every client is a
- * file descriptor, and the soft limit is often 1024: too few for thousands
- * of clients.  Only the hard limit needs privileges to raise.
+ * Raise the soft limit on open files to the hard limit, or MAX_OPEN_FILES
+ * if that is lower.  Every client is a file descriptor, and the soft limit
+ * is often 1024 (256 on macOS): too few for thousands of clients.  Only
+ * the hard limit needs privileges to raise.
  * Returns 0, or -1 with errno set.
  */
 static int raise_open_file_limit(void)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: read the limits with getrlimit(2) (RLIMIT_NOFILE); if the
-	//:  * soft limit rlim_cur is below the hard limit rlim_max, set it to
-	//:  * rlim_max with setrlimit(2). */
+	//: /* TODO: read the limits with getrlimit(2) (RLIMIT_NOFILE).  The
+	//:  * target is the hard limit rlim_max, but at most MAX_OPEN_FILES
+	//:  * (rlim_max may be RLIM_INFINITY).  If the soft limit rlim_cur is
+	//:  * below the target, set it to the target with setrlimit(2). */
 	//: errno = ENOSYS;
 	//: return -1;
 	struct rlimit limit;
+	rlim_t want = MAX_OPEN_FILES;
 
 	if (getrlimit(RLIMIT_NOFILE, &limit) == -1)
 		return -1;
-	if (limit.rlim_cur == limit.rlim_max)
+	if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < want)
+		want = limit.rlim_max;
+	if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= want)
 		return 0;
-	limit.rlim_cur = limit.rlim_max;
+	limit.rlim_cur = want;
 	return setrlimit(RLIMIT_NOFILE, &limit);
 	/* END SOLUTION */
 }

@@ -56,6 +56,7 @@
 #define HIST_US 1000000         /* latency histogram: 1 us buckets up to 1 s */
 #define DRAIN_NS 5000000000LL   /* -d: how long to wait for the last lines */
 #define LINE_ROOM 64            /* room for one line "m S Q T\n" */
+#define MAX_OPEN_FILES 10240    /* macOS refuses more (its OPEN_MAX) */
 
 enum state { CONNECTING, GREETING, READY, LEFT_OUT, CLOSED };
 
@@ -321,6 +322,26 @@ static long long percentile(double fraction)
 	return HIST_US;
 }
 
+/*
+ * Raise the soft limit on open files towards the hard one, to at most
+ * MAX_OPEN_FILES: never to RLIM_INFINITY, which macOS refuses.  If that
+ * fails, socket() fails later, when the descriptors run out.
+ */
+static void raise_open_file_limit(void)
+{
+	struct rlimit limit;
+	rlim_t want = MAX_OPEN_FILES;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) == -1)
+		return;
+	if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < want)
+		want = limit.rlim_max;
+	if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= want)
+		return;
+	limit.rlim_cur = want;
+	setrlimit(RLIMIT_NOFILE, &limit);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: chat_load [-c CLIENTS] [-P PACE] [-s SENDERS] [-m MESSAGES | -d SECONDS] [-w WINDOW]\n"
@@ -332,7 +353,6 @@ int main(int argc, char *argv[])
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
 	struct pollfd *pfds;
-	struct rlimit limit;
 	static char buf[65536];
 	long long start, greeted_at = 0, stop_at = 0, done_at = 0, deadline;
 	long rss_before, rss_ready = -1;
@@ -362,10 +382,7 @@ int main(int argc, char *argv[])
 	if (opt.senders > opt.clients)
 		opt.senders = opt.clients;
 	signal(SIGPIPE, SIG_IGN);
-	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-		limit.rlim_cur = limit.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &limit);
-	}
+	raise_open_file_limit();
 	err = getaddrinfo(argv[optind], argv[optind + 1], &hints, &ai);
 	if (err != 0) {
 		fprintf(stderr, "chat_load: %s: %s\n", argv[optind], gai_strerror(err));
