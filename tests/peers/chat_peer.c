@@ -54,8 +54,7 @@ static void nap_ms(long ms)
 /* Connect to HOST:PORT; SMALL asks for small buffers and segments. */
 static int connect_to(const char *host, const char *port, int small)
 {
-	int rcvbuf = 1024, mss = 536;
-
+	int rcvbuf = 1024;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
 	int fd, err = getaddrinfo(host, port, &hints, &ai);
 
@@ -66,11 +65,19 @@ static int connect_to(const char *host, const char *port, int small)
 	fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
 	if (fd == -1)
 		die("socket");
+	if (small && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == -1)
+		die("setsockopt SO_RCVBUF");
 	/* The server's kernel sizes its send buffer for us from our MSS:
-	 * with loopback's 64 KiB segments it would hold megabytes. */
-	if (small && (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == -1 ||
-		      setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss) == -1))
-		die("setsockopt SO_RCVBUF, TCP_MAXSEG");
+	 * with loopback's 64 KiB segments it would hold megabytes.
+	 * TCP_MAXSEG is not POSIX: macOS hides it from POSIX programs. */
+#ifdef TCP_MAXSEG
+	if (small) {
+		int mss = 536;
+
+		if (setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss) == -1)
+			die("setsockopt TCP_MAXSEG");
+	}
+#endif
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1)
 		die("connect");
 	freeaddrinfo(ai);
