@@ -14,12 +14,6 @@ teardown() {
 	harness_teardown
 }
 
-# has_ipv6_loopback: the machine has ::1, and the netcat flavour speaks IPv6.
-has_ipv6_loopback() {
-	[ -r /proc/net/if_inet6 ] && grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 &&
-		[ "$NC_FLAVOUR" != traditional ]
-}
-
 # ------------------------------------------------------------- server --
 
 # bats test_tags=points:5
@@ -118,7 +112,7 @@ has_ipv6_loopback() {
 	start_server echo_server 127.0.0.1 @PORT
 	printf 'x' | nc_exchange 127.0.0.1 "$SERVER_PORT" > /dev/null || true
 	wait_for_line "$SERVER_OUT" '^Connected by 127\.0\.0\.1:[0-9]+$' 3 || true
-	run cat "$SERVER_OUT"
+	run program_output "$SERVER_OUT"
 	assert_line "Listening on 127.0.0.1:$SERVER_PORT"
 	assert_line --regexp '^Connected by 127\.0\.0\.1:[0-9]+$'
 }
@@ -130,7 +124,7 @@ has_ipv6_loopback() {
 	printf 'over IPv6' > "$T/sent"
 	nc_exchange ::1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
-	run cat "$SERVER_OUT"
+	run program_output "$SERVER_OUT"
 	assert_line --regexp "^Listening on \[?::1\]?:$SERVER_PORT\$"
 }
 
@@ -148,7 +142,7 @@ has_ipv6_loopback() {
 	start_server echo_server 127.0.0.1 @PORT
 	run_prog 5 echo_server 127.0.0.1 "$SERVER_PORT"
 	assert_exit 1
-	assert_regex "$stderr" '^echo_server: .*[Aa]ddress already in use'
+	assert_regex "$stderr" "^echo_server: .*$(errno_regex EADDRINUSE)"
 }
 
 # bats test_tags=points:3
@@ -185,13 +179,14 @@ has_ipv6_loopback() {
 # ------------------------------------------------------------- client --
 
 # listener_connection_ended PORT: the listener's end of the connection on
-# PORT is no longer ESTABLISHED (state 01 in /proc/net/tcp).
+# PORT is no longer ESTABLISHED.
 listener_connection_ended() {
-	! _harness_port_used tcp "$1" 01
+	os_tcp_table | awk -v p="$1" '$1 == p && $3 == "ESTABLISHED" { found = 1 } END { exit found }'
 }
 
 # bats test_tags=points:5
 @test "client sends exactly the message, then half-closes" {
+	! why=$(os_why_unsupported tcp-table) || skip "the half-close cannot be seen here: $why"
 	# The listener's input stays open, so netcat itself never closes: the
 	# connection can only end because the client sent its FIN.
 	mkfifo "$T/reply"
@@ -203,10 +198,8 @@ listener_connection_ended() {
 	wait_for_size "$NC_OUT" 9 3 "$PROCESS_PID" || true
 	cp "$NC_OUT" "$T/got"
 	assert_same_bytes "$T/sent" "$T/got"
-	if [ -r /proc/net/tcp ]; then
-		wait_until 3 listener_connection_ended "$NC_PORT" ||
-			fail "the client did not half-close: call shutdown(fd, SHUT_WR) after sending"
-	fi
+	wait_until 3 listener_connection_ended "$NC_PORT" ||
+		fail "the client did not half-close: call shutdown(fd, SHUT_WR) after sending"
 	exec 7>&-
 }
 
@@ -231,7 +224,7 @@ listener_connection_ended() {
 	need_prog echo_client
 	status=0
 	bounded 10 "$PROG" 127.0.0.1 "$port" - < "$T/sent" > "$T/got" 2> "$T/err" || status=$?
-	stderr=$(tail -c 2000 "$T/err")
+	stderr=$(program_output "$T/err" 2000)
 	_harness_check_status echo_client "$status" 10
 	assert_exit 0
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
@@ -242,7 +235,7 @@ listener_connection_ended() {
 	port=$(free_port tcp)
 	run_prog 5 echo_client 127.0.0.1 "$port" 'anyone?'
 	assert_exit 1
-	assert_regex "$stderr" "^echo_client: .*(refused|Refused)"
+	assert_regex "$stderr" "^echo_client: .*$(errno_regex ECONNREFUSED)"
 }
 
 # bats test_tags=points:2

@@ -18,12 +18,6 @@ teardown() {
 	harness_teardown
 }
 
-# has_ipv6_loopback: the machine has ::1, and the netcat flavour speaks IPv6.
-has_ipv6_loopback() {
-	[ -r /proc/net/if_inet6 ] && grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 &&
-		[ "$NC_FLAVOUR" != traditional ]
-}
-
 # upper_exchange SENT EXPECTED: send SENT to the server with nc and check
 # that the reply is EXPECTED, byte for byte.
 upper_exchange() {
@@ -52,7 +46,8 @@ upper_exchange() {
 	ss_start upper_server 127.0.0.1 @PORT
 	upper_exchange $'  logged line \n' 'LOGGED LINE'
 	wait_for_line "$SERVER_OUT" '^logged line$' 3 || true
-	run grep -A 1 -E '^127\.0\.0\.1:[0-9]+ wrote:$' "$SERVER_OUT"
+	program_output "$SERVER_OUT" > "$T/log"
+	run grep -A 1 -E '^127\.0\.0\.1:[0-9]+ wrote:$' "$T/log"
 	assert_success
 	assert_line --index 1 'logged line'
 }
@@ -72,7 +67,7 @@ upper_exchange() {
 	ss_start upper_server 127.0.0.1 @PORT
 	run_prog 5 upper_server 127.0.0.1 "$SERVER_PORT"
 	assert_equal "$status" 1
-	assert_regex "$stderr" '[Aa]ddress already in use'
+	assert_regex "$stderr" "$(errno_regex EADDRINUSE)"
 }
 
 # bats test_tags=points:2
@@ -83,7 +78,7 @@ upper_exchange() {
 	nc_exchange ::1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
 	printf 'OVER IPV6' > "$T/expected"
 	assert_same_bytes "$T/expected" "$T/got" "$T/sent"
-	run cat "$SERVER_OUT"
+	run program_output "$SERVER_OUT"
 	assert_line "Listening on [::1]:$SERVER_PORT"
 	assert_line --regexp '^\[::1\]:[0-9]+ wrote:$'
 }
@@ -130,8 +125,10 @@ second_client_served() {
 	# client, while the first one is still being served.
 	holds_for_ms 600 file_empty "$second_out" ||
 		fail "the second client got a reply while the first was connected: sync mode serves one client at a time"
-	accept_queue_is "$SERVER_PORT" 1 ||
-		fail "the server accepted the second client while serving the first: sync mode serves one client at a time"
+	if ! os_why_unsupported accept-queue > /dev/null; then
+		accept_queue_is "$SERVER_PORT" 1 ||
+			fail "the server accepted the second client while serving the first: sync mode serves one client at a time"
+	fi
 	stop_silent_client
 	wait_for_size "$second_out" 13 5 || true
 	cp "$second_out" "$T/got"
@@ -188,8 +185,8 @@ survives_reset() {
 	printf 'still there?' > "$T/sent"
 	nc_exchange 127.0.0.1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
-	wait_for_line "$SERVER_ERR" '[Rr]eset|[Bb]roken pipe' 3 ||
-		fail "the failed request was not reported on stderr (expected 'Connection reset by peer' or 'Broken pipe')"
+	wait_for_line "$SERVER_ERR" "$(errno_regex ECONNRESET)|$(errno_regex EPIPE)" 3 ||
+		fail "the failed request was not reported on stderr (expected '$(errno_text ECONNRESET)' or '$(errno_text EPIPE)')"
 }
 
 # bats test_tags=points:2
@@ -257,7 +254,8 @@ udp_exchange() {
 	ss_start --udp upper_udp_server 127.0.0.1 @PORT
 	udp_exchange $'  hello over udp \n' 'HELLO OVER UDP'
 	udp_exchange 'second datagram' 'SECOND DATAGRAM'
-	run grep -A 1 -E '^127\.0\.0\.1:[0-9]+ wrote:$' "$SERVER_OUT"
+	program_output "$SERVER_OUT" > "$T/log"
+	run grep -A 1 -E '^127\.0\.0\.1:[0-9]+ wrote:$' "$T/log"
 	assert_line --index 1 'hello over udp'
 }
 
@@ -266,7 +264,7 @@ udp_exchange() {
 	local mode
 	for mode in fork thread; do
 		ss_start --udp upper_udp_server -m "$mode" 127.0.0.1 @PORT
-		udp_exchange "in $mode mode" "IN ${mode^^} MODE"
+		udp_exchange "in $mode mode" "IN $(printf '%s' "$mode" | tr '[:lower:]' '[:upper:]') MODE"
 		stop_server TERM
 		[ "$SERVER_STATUS" -eq 0 ] || fail "$mode mode: exit status $SERVER_STATUS after SIGTERM, not 0"
 		[ -z "$(group_processes "$SERVER_PID")" ] || fail "$mode mode: processes are left after the server exited"
@@ -309,7 +307,7 @@ api_check() {
 # bats test_tags=points:2
 @test "library: a failing handler is reported and costs only its request" {
 	api_check errors
-	assert_regex "$stderr" 'Bad message'
+	assert_regex "$stderr" "$(errno_regex EBADMSG)"
 }
 
 # bats test_tags=points:3

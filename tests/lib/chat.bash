@@ -10,48 +10,79 @@
 # client before it has arrived (the server answers in order).  That is how
 # a test shows that something did NOT arrive, without sleeping.
 #
+# A label's descriptor, output file, PID and guest name are the variables
+# CHAT_FD_label, CHAT_OUT_label, CHAT_PID_label and CHAT_NAME_label (bash
+# 3.2 has no associative arrays); chat_out LABEL and chat_pid LABEL print
+# the two a test needs.  Labels are letters, digits and _.
+#
 # Variables set here are read by the suite:
 # shellcheck disable=SC2034
 
-declare -gA CHAT_FD=() CHAT_OUT=() CHAT_PID=() CHAT_NAME=()
+CHAT_PIDS=()
+# The test's own descriptors for FIFOs: 5 to 9 (start_process closes them
+# in every child; bash keeps descriptors 10 and up for itself).
+CHAT_NEXT_FD=5
+
+# chat_var FIELD LABEL: the value of CHAT_FIELD_LABEL.
+chat_var() {
+	local name=CHAT_${1}_$2
+	printf '%s\n' "${!name:-}"
+}
+
+# chat_out LABEL: the file holding what the client LABEL received.
+chat_out() { chat_var OUT "$1"; }
+
+# chat_pid LABEL: the PID of the client LABEL.
+chat_pid() { chat_var PID "$1"; }
+
+# chat_open_fifo FIFO: open FIFO read-write on the next free descriptor of
+# the test's (5-9), which CHAT_FD then names.
+chat_open_fifo() {
+	[ "$CHAT_NEXT_FD" -le 9 ] || fail "more than 5 FIFOs in one test"
+	CHAT_FD=$CHAT_NEXT_FD
+	CHAT_NEXT_FD=$((CHAT_NEXT_FD + 1))
+	# Opened read-write, the FIFO never blocks and never ends.
+	eval "exec $CHAT_FD<> \"\$1\""
+}
 
 # chat_poll SECS CMD...: run CMD every 10 ms until it succeeds; false after
 # SECS seconds.
 chat_poll() {
-	local tries=$(($1 * 100))
+	local end
+	end=$(($(os_now_ms) + $(_harness_ms "$1")))
 	shift
 	until "$@"; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] || return 1
+		[ "$(os_now_ms)" -lt "$end" ] || return 1
 		sleep 0.01
 	done
 }
 
 # chat_count LABEL REGEX: how many lines the client LABEL received match REGEX.
 chat_count() {
-	LC_ALL=C grep -Eac -- "$2" "${CHAT_OUT[$1]}" 2>/dev/null || true
+	program_output "$(chat_out "$1")" 1048576 | LC_ALL=C grep -Eac -- "$2" || true
 }
 
 # chat_show LABEL: what the client LABEL received, escaped, for a failure.
 chat_show() {
-	local file=${CHAT_OUT[$1]}
-	printf "   %s (%s) received %s bytes: '%s'\n" "$1" "${CHAT_NAME[$1]:-?}" \
-		"$(wc -c < "$file" | tr -d ' ')" "$(escape_bytes 400 < "$file")"
+	local file
+	file=$(chat_out "$1")
+	printf "   %s (%s) received %s bytes: '%s'\n" "$1" "$(chat_var NAME "$1")" \
+		"$(file_size "$file")" "$(escape_bytes 400 < "$file")"
 }
 
-# wait_for_lines FILE REGEX COUNT SECS: wait until COUNT lines of FILE match
-# REGEX, polling every 5 ms.  The loop runs in sh: a loop in the test's own
-# shell pays for bats' DEBUG trap at every command.
+# wait_for_lines FILE REGEX COUNT SECS: wait until COUNT lines of FILE (of
+# its first MiB) match REGEX, polling every 5 ms.  The loop runs in sh: a
+# loop in the test's own shell pays for bats' DEBUG trap at every command.
 wait_for_lines() {
 	# shellcheck disable=SC2016 # the script is for sh
-	bounded "$4" sh -c 'until [ "$(LC_ALL=C grep -Eac -- "$2" "$1")" -ge "$3" ]; do sleep 0.005; done' \
+	bounded "$4" sh -c 'until [ "$(head -c 1048576 "$1" | LC_ALL=C grep -Eac -- "$2")" -ge "$3" ]; do sleep 0.005; done' \
 		wait_for_lines "$@" 2>/dev/null
 }
 
 # chat_wait LABEL REGEX [COUNT] [SECS]: wait until COUNT lines (default 1)
 # that the client LABEL received match REGEX; on failure say what it got.
 chat_wait() {
-	wait_for_lines "${CHAT_OUT[$1]}" "$2" "${3:-1}" "${4:-3}" && return 0
+	wait_for_lines "$(chat_out "$1")" "$2" "${3:-1}" "${4:-3}" && return 0
 	{
 		echo "-- after ${4:-3}s, $1 has not received ${3:-1} line(s) matching: $2"
 		chat_show "$1"
@@ -62,47 +93,48 @@ chat_wait() {
 # chat_connect LABEL [HOST]: start a netcat client LABEL connected to the
 # server on SERVER_PORT, without waiting for anything.
 chat_connect() {
-	local label=$1 host=${2:-127.0.0.1} fifo=$T/$1.in fd
+	local label=$1 host=${2:-127.0.0.1} fifo=$T/$1.in
 	mkfifo "$fifo"
-	# Opened read-write, the FIFO never blocks and never ends.
-	exec {fd}<> "$fifo"
+	chat_open_fifo "$fifo"
 	# ncat reads the system's whole CA bundle at start, even for plain TCP
 	# (60 ms here); with an empty one it starts twice as fast.
 	SSL_CERT_FILE=/dev/null PROCESS_IN=$fifo start_process "$label" "${NC_CMD[@]}" "$host" "$SERVER_PORT"
-	CHAT_FD[$label]=$fd
-	CHAT_OUT[$label]=$PROCESS_OUT
-	CHAT_PID[$label]=$PROCESS_PID
+	printf -v "CHAT_FD_$label" '%s' "$CHAT_FD"
+	printf -v "CHAT_OUT_$label" '%s' "$PROCESS_OUT"
+	printf -v "CHAT_PID_$label" '%s' "$PROCESS_PID"
+	CHAT_PIDS+=("$PROCESS_PID")
 }
 
 # chat_join LABEL [HOST]: connect a client LABEL and wait for its welcome;
-# CHAT_NAME[LABEL] is then its guest name.  The server has registered the
+# CHAT_NAME_LABEL is then its guest name.  The server has registered the
 # client once it has sent the welcome, not when connect() returns.
 chat_join() {
 	local label=$1 line
 	chat_connect "$@"
 	chat_wait "$label" '^\* Welcome, guest[0-9]+! ' ||
 		fail "client $label got no line '* Welcome, guestN! Commands: /nick NAME, /who, /quit'"
-	read -r line < "${CHAT_OUT[$label]}" || true
+	line=$(program_output "$(chat_out "$label")" 200 | head -n 1)
 	line=${line#\* Welcome, }
-	CHAT_NAME[$label]=${line%%!*}
+	printf -v "CHAT_NAME_$label" '%s' "${line%%!*}"
 }
 
 # chat_say LABEL LINE...: the client LABEL sends each LINE with an LF.
 chat_say() {
-	local label=$1
+	local fd
+	fd=$(chat_var FD "$1")
 	shift
-	printf '%s\n' "$@" >&"${CHAT_FD[$label]}"
+	printf '%s\n' "$@" >&"$fd"
 }
 
 # chat_write LABEL BYTES: the client LABEL sends BYTES as they are.
 chat_write() {
-	printf '%s' "$2" >&"${CHAT_FD[$1]}"
+	printf '%s' "$2" >&"$(chat_var FD "$1")"
 }
 
 # chat_send_file LABEL FILE: the client LABEL sends the content of FILE (a
 # server that stops reading cannot block the test for more than 5 s).
 chat_send_file() {
-	bounded 5 cat "$2" >&"${CHAT_FD[$1]}" || fail "could not send $2 through client $1 within 5 s: does the server read?"
+	bounded 5 cat "$2" >&"$(chat_var FD "$1")" || fail "could not send $2 through client $1 within 5 s: does the server read?"
 }
 
 # chat_sync LABEL: send /who from the client LABEL and wait for the reply.
@@ -116,7 +148,7 @@ chat_sync() {
 
 # chat_assert_line LABEL LINE: the client LABEL received exactly LINE.
 chat_assert_line() {
-	LC_ALL=C grep -Faxq -- "$2" "${CHAT_OUT[$1]}" && return 0
+	program_output "$(chat_out "$1")" 1048576 | LC_ALL=C grep -Faxq -- "$2" && return 0
 	{
 		echo "-- $1 did not receive the line: '$(printf '%s' "$2" | escape_bytes 200)'"
 		chat_show "$1"
@@ -127,7 +159,7 @@ chat_assert_line() {
 # matches REGEX.
 chat_refute_line() {
 	local found
-	found=$(LC_ALL=C grep -Ea -m 1 -- "$2" "${CHAT_OUT[$1]}") || return 0
+	found=$(program_output "$(chat_out "$1")" 1048576 | LC_ALL=C grep -Ea -m 1 -- "$2") || return 0
 	{
 		echo "-- $1 received a line it should not: '$(printf '%s' "$found" | escape_bytes 200)'"
 		[ -n "${3:-}" ] && echo "   ($3)"
@@ -139,63 +171,32 @@ chat_refute_line() {
 # exactly the bytes of EXPECTED-FILE (after a chat_sync, the /who reply
 # excluded).
 chat_assert_received() {
-	LC_ALL=C grep -av '^\* online: ' "${CHAT_OUT[$1]}" > "$T/$1.got" || true
+	program_output "$(chat_out "$1")" 1048576 | LC_ALL=C grep -av '^\* online: ' > "$T/$1.got" || true
 	assert_same_bytes "$2" "$T/$1.got"
 }
 
-# chat_established PORT: how many server-side TCP connections on local
-# port PORT are established (state 01 in /proc/net/tcp).
+# chat_established PORT: how many connections to local port PORT a server
+# has accepted and keeps open.
 chat_established() {
-	local hex
-	hex=$(printf ':%04X' "$1")
-	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-		awk -v p="$hex" 'index($2, p) == length($2) - 4 && $4 == "01" { n++ } END { print n + 0 }'
+	os_tcp_table | awk -v p="$1" -v listed="$OS_TCP_QUEUED_LISTED" '
+		$1 == p && $3 == "ESTABLISHED" { n++ }
+		$1 == p && $3 == "LISTEN" { q += $4 }
+		END { if (listed) n -= q; print n + 0 }'
 }
 
-# wait_established PORT N SECS: wait until exactly N connections on local
-# port PORT are established (polling every 5 ms, in sh as wait_for_lines).
-wait_established() {
-	local hex
-	hex=$(printf ':%04X' "$1")
-	# shellcheck disable=SC2016 # the script is for sh
-	bounded "$3" sh -c 'until [ "$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-		awk -v p="$1" '\''index($2, p) == length($2) - 4 && $4 == "01" { n++ } END { print n + 0 }'\'')" -eq "$2" ]
-		do sleep 0.005; done' wait_established "$hex" "$2" 2>/dev/null
-}
+_chat_established_is() { [ "$(chat_established "$1")" -eq "$2" ]; }
 
 # chat_wait_established N [SECS]: wait until the server has exactly N
-# established connections.  True at once where /proc/net/tcp is missing.
+# established connections.
 chat_wait_established() {
-	[ -r /proc/net/tcp ] || return 0
-	wait_established "$SERVER_PORT" "$1" "${2:-3}"
-}
-
-# chat_cpu_ticks PID: user + system CPU time of PID, in clock ticks.
-chat_cpu_ticks() {
-	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+	wait_until "${2:-3}" _chat_established_is "$SERVER_PORT" "$1"
 }
 
 # chat_start_limited SOFT HARD: start chat_server on 127.0.0.1 and a free
 # port with its open-file limits set to SOFT and HARD ("-" keeps the
 # hard limit), and wait until it listens.  Sets what start_server sets.
 chat_start_limited() {
-	local soft=$1 hard=$2 attempt
-	need_prog chat_server || return 1
-	for attempt in 1 2 3; do
-		SERVER_PORT=$(free_port tcp)
-		# shellcheck disable=SC2016 # the script is for the inner bash
-		start_process chat_server bash -c 'ulimit -S -n "$1" || exit 3
-			if [ "$2" != - ]; then ulimit -H -n "$2" || exit 3; fi
-			shift 2
-			exec "$@"' limits "$soft" "$hard" "$PROG" 127.0.0.1 "$SERVER_PORT"
-		SERVER_PID=$PROCESS_PID
-		SERVER_OUT=$PROCESS_OUT
-		SERVER_ERR=$PROCESS_ERR
-		wait_listening tcp "$SERVER_PORT" "$SERVER_PID" && return 0
-		kill -0 "$SERVER_PID" 2>/dev/null && break
-		grep -qi 'in use' "$SERVER_ERR" 2>/dev/null || break
-	done
-	_harness_server_failed chat_server tcp
+	HARNESS_NOFILE=$1:$2 start_server chat_server 127.0.0.1 @PORT
 }
 
 # chat_stop: send SIGTERM to every chat client and to the server at once,
@@ -203,7 +204,7 @@ chat_start_limited() {
 # which stops the processes one after another, finds them done.  It still
 # reaps them, reports crashes, and kills whatever is left.
 chat_stop() {
-	local -a pids=("${CHAT_PID[@]}" ${SERVER_PID:+"$SERVER_PID"} ${MUTE_PID:+"$MUTE_PID"})
+	local -a pids=(${CHAT_PIDS[@]+"${CHAT_PIDS[@]}"} ${SERVER_PID:+"$SERVER_PID"} ${MUTE_PID:+"$MUTE_PID"})
 	[ "${#pids[@]}" -gt 0 ] || return 0
 	kill -TERM "${pids[@]}" 2>/dev/null || true
 	# shellcheck disable=SC2016 # the script is for sh

@@ -4,31 +4,55 @@
 # The test harness shared by every lesson's suite.
 #
 # A suite loads it in setup() and calls harness_setup with its lesson's
-# folder name; teardown() calls harness_teardown.  Environment:
-#   SOCKLAB_BIN    folder of built lessons (default: build/solutions)
-#   SOCKLAB_PEERS  folder of built test peers (default: build/peers)
-#   NC             netcat flavour: openbsd, traditional, ncat or busybox
-#                  (or a command name such as nc.openbsd); autodetected
-#   SOCKLAB_WAIT   seconds to wait for a server to listen (default 5)
+# folder name; teardown() calls harness_teardown.  Environment (the grader
+# sets all of it; a suite run by hand with bats needs none):
+#   SOCKLAB_BIN        folder of built lessons (default: build/solutions)
+#   SOCKLAB_PEERS      folder of built test peers (default: build/peers)
+#   SOCKLAB_OSPROBE    the osprobe helper (default: SOCKLAB_PEERS/osprobe)
+#   SOCKLAB_OS         linux or portable: see tests/lib/os.bash
+#   NC                 netcat flavour: openbsd, traditional, ncat or busybox
+#                      (or a command name such as nc.openbsd); autodetected
+#   SOCKLAB_WAIT       seconds to wait for a server to listen (default 5)
+#   SOCKLAB_TEST_LIMIT seconds a test may take, on the clock (default 30)
+#   SOCKLAB_JAIL       how programs under test run: none, uid:N or bwrap
+#                      (see tests/lib/jail; default none)
+#   SOCKLAB_SCRATCH    folder for the programs' scratch folders
+#   SOCKLAB_KEY, SOCKLAB_VERDICTS  the grader's secret and the file where
+#                      each test's verdict is recorded with it
 #
 # Rules it enforces for every suite: no fixed ports (servers get a random
-# free port), readiness by polling the kernel's socket table (never a fixed
-# sleep), every network step under a time limit, every server in its own
-# process group that teardown kills and reaps, and failure output that shows
-# what was sent, what was expected and what came back.
+# free port), readiness by polling the socket table (never a fixed sleep),
+# every network step and every test under a time limit, every program
+# under test started through tests/lib/jail, everything a test started
+# killed and reaped in teardown (process groups, and whatever carries the
+# test's mark: daemons too), output of programs read in bounded amounts,
+# and failure output that shows what was sent, what was expected and what
+# came back.
 #
-# When a test fails, teardown prints one line "socklab-state: STATE" that
-# the grader reads: BUILD ERROR (a program did not compile), CRASH SIGNAME
-# (a program was killed by a signal) or TIMEOUT (a step ran out of time).
+# The verdict: teardown appends "KEY<TAB>STATE<TAB>TEST NAME" to
+# SOCKLAB_VERDICTS, STATE one of PASS, SKIP, FAIL, TIMEOUT, CRASH SIGNAME,
+# BUILD ERROR, ERROR.  The programs under test never see the key (the jail
+# clears their environment), so nothing they print or write can pass for
+# a verdict.
 
 bats_load_library bats-support
 bats_load_library bats-assert
 
-HARNESS_TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+HARNESS_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HARNESS_TOP=$(cd "$HARNESS_LIB/../.." && pwd)
+# shellcheck source=tests/lib/os.bash
+. "$HARNESS_LIB/os.bash"
+
+# The grader's secret stays in this shell: no process started from here
+# inherits it.
+HARNESS_KEY=${SOCKLAB_KEY:-}
+HARNESS_VERDICTS=${SOCKLAB_VERDICTS:-}
+unset SOCKLAB_KEY
 
 # ---------------------------------------------------------------- set-up --
 
-# harness_setup LESSON: find the lesson's programs and a netcat.
+# harness_setup LESSON: find the lesson's programs, a netcat, the clock;
+# start the test's watchdog.
 harness_setup() {
 	HARNESS_LESSON=$1
 	HARNESS_BIN=${SOCKLAB_BIN:-$HARNESS_TOP/build/solutions}/$1
@@ -37,14 +61,28 @@ harness_setup() {
 	HARNESS_PIDS=()
 	HARNESS_ERRS=()
 	HARNESS_NAMES=()
+	HARNESS_JAILED=()
+	HARNESS_WATCHDOG=
 	T=$BATS_TEST_TMPDIR
+	HARNESS_MARK=SOCKLAB_TEST_MARK=$$.$RANDOM$RANDOM
 	_harness_find_timeout
+	os_setup "${SOCKLAB_OSPROBE:-$HARNESS_PEERS/osprobe}" || _harness_error "bad SOCKLAB_OS"
+	[ -x "$OS_PROBE" ] || _harness_error "the test helper osprobe was not built ($OS_PROBE): run 'make peers'"
+	_harness_setup_jail
 	_harness_find_nc
+	_harness_watchdog_start
 }
 
-# harness_teardown: stop every process the test started; report the state.
+# A problem of the test tools, not of the program under test.
+_harness_error() {
+	HARNESS_STATE=ERROR
+	fail "grading tools: $1"
+}
+
+# harness_teardown: stop every process the test started; record the verdict.
 harness_teardown() {
 	local i pid status signo
+	_harness_watchdog_stop
 	for i in "${!HARNESS_PIDS[@]}"; do
 		pid=${HARNESS_PIDS[$i]}
 		if kill -0 "$pid" 2>/dev/null; then
@@ -65,24 +103,44 @@ harness_teardown() {
 		# Anything left in the group (forked children) goes too.
 		kill -KILL -- "-$pid" 2>/dev/null || true
 	done
+	_harness_sweep
+	if [ -e "$T/.deadline" ] && [ -z "${BATS_TEST_COMPLETED:-}" ]; then
+		_harness_state TIMEOUT
+		echo "-- the test ran out of its ${SOCKLAB_TEST_LIMIT:-30} s"
+	fi
 	if [ -z "${BATS_TEST_COMPLETED:-}" ]; then
 		for i in "${!HARNESS_ERRS[@]}"; do
 			if [ -s "${HARNESS_ERRS[$i]}" ]; then
 				echo "-- last lines of ${HARNESS_NAMES[$i]}'s stderr:"
-				tail -n 8 "${HARNESS_ERRS[$i]}" | sed 's/^/   | /'
+				program_tail "${HARNESS_ERRS[$i]}"
 			fi
 		done
-		[ -z "$HARNESS_STATE" ] || echo "socklab-state: $HARNESS_STATE"
 	fi
+	_harness_verdict
 }
 
-# Record the most telling state: BUILD ERROR beats CRASH beats TIMEOUT.
+# Record the most telling state: ERROR beats BUILD ERROR beats CRASH beats
+# TIMEOUT.
 _harness_state() {
 	case "$HARNESS_STATE:$1" in
-	"BUILD ERROR:"*) ;;
+	ERROR:*) ;;
+	"BUILD ERROR:"*) [ "$1" = ERROR ] && HARNESS_STATE=$1 ;;
 	CRASH*:TIMEOUT) ;;
 	*) HARNESS_STATE=$1 ;;
 	esac
+}
+
+_harness_verdict() {
+	local state
+	if [ -n "${BATS_TEST_SKIPPED:-}" ]; then
+		state=SKIP
+	elif [ -n "${BATS_TEST_COMPLETED:-}" ]; then
+		state=PASS
+	else
+		state=${HARNESS_STATE:-FAIL}
+	fi
+	[ -n "$HARNESS_VERDICTS" ] || return 0
+	printf '%s\t%s\t%s\n' "$HARNESS_KEY" "$state" "$BATS_TEST_DESCRIPTION" >> "$HARNESS_VERDICTS"
 }
 
 _harness_find_timeout() {
@@ -91,7 +149,7 @@ _harness_find_timeout() {
 	elif command -v gtimeout >/dev/null 2>&1; then
 		HARNESS_TIMEOUT=gtimeout
 	else
-		fail "no timeout command: install GNU coreutils (macOS: brew install coreutils)"
+		_harness_error "no timeout command: install GNU coreutils (macOS: brew install coreutils)"
 	fi
 }
 
@@ -107,14 +165,14 @@ _harness_find_nc() {
 		busybox) cand=busybox ;;
 		*) cand=$want ;;
 		esac
-		command -v "$cand" >/dev/null 2>&1 || fail "NC=$want: no such command ($cand)"
-		_harness_nc_identify "$cand" || fail "NC=$want: not a netcat this harness knows"
+		command -v "$cand" >/dev/null 2>&1 || _harness_error "NC=$want: no such command ($cand)"
+		_harness_nc_identify "$cand" || _harness_error "NC=$want: not a netcat this harness knows"
 		return 0
 	fi
 	for cand in nc.openbsd ncat nc nc.traditional busybox; do
 		command -v "$cand" >/dev/null 2>&1 && _harness_nc_identify "$cand" && return 0
 	done
-	fail "no netcat found: run 'make deps' (or install netcat-openbsd)"
+	_harness_error "no netcat found: run 'make deps' (or install netcat-openbsd)"
 }
 
 _harness_nc_identify() {
@@ -130,11 +188,184 @@ _harness_nc_identify() {
 	help=$("$cmd" -h 2>&1 || true)
 	case $help in
 	*Ncat*) NC_FLAVOUR=ncat ;;
-	*OpenBSD* | *"-N"*"shutdown"*) NC_FLAVOUR=openbsd ;;
+	# OpenBSD's, also as Apple ships it (its usage names -N, or -G conntimeout).
+	*OpenBSD* | *"-N"*"shutdown"* | *"conntimeout"*) NC_FLAVOUR=openbsd ;;
 	*"[v1.10"* | *"-q secs"*) NC_FLAVOUR=traditional ;;
 	*) return 1 ;;
 	esac
 	NC_CMD=("$cmd")
+}
+
+# has_ipv6_loopback: the machine has ::1, and the netcat flavour speaks IPv6.
+has_ipv6_loopback() {
+	[ "$NC_FLAVOUR" != traditional ] && os_has_ipv6_loopback
+}
+
+# gone PID: process PID has exited.
+gone() { ! kill -0 "$1" 2>/dev/null; }
+_harness_gone() { gone "$1"; }
+
+# ------------------------------------------------------------- the jail --
+
+# Where programs under test run, and how (tests/lib/jail).
+_harness_setup_jail() {
+	HARNESS_JAIL_MODE=${SOCKLAB_JAIL:-none}
+	if [ -n "${SOCKLAB_SCRATCH:-}" ]; then
+		HARNESS_SCRATCH=$SOCKLAB_SCRATCH/test.$$
+	else
+		HARNESS_SCRATCH=$T/scratch
+	fi
+	mkdir -p "$HARNESS_SCRATCH" || _harness_error "cannot make $HARNESS_SCRATCH"
+	case $HARNESS_JAIL_MODE in
+	uid:*) chown "${HARNESS_JAIL_MODE#uid:}" "$HARNESS_SCRATCH" || _harness_error "cannot give $HARNESS_SCRATCH to the jail's user" ;;
+	none | bwrap) ;;
+	*) _harness_error "SOCKLAB_JAIL=$HARNESS_JAIL_MODE: use none, uid:N or bwrap" ;;
+	esac
+}
+
+# _harness_command CMD...: set HARNESS_CMD to the command line that runs
+# CMD: through the jail if CMD is a program under test.
+_harness_command() {
+	case $1 in
+	"$HARNESS_BIN"/*)
+		HARNESS_CMD=("$HARNESS_LIB/jail" ${HARNESS_NOFILE:+-n "$HARNESS_NOFILE"} \
+			"$HARNESS_JAIL_MODE" "$HARNESS_SCRATCH" "$HARNESS_MARK" "$@")
+		HARNESS_CMD_JAILED=1
+		;;
+	*)
+		HARNESS_CMD=("$@")
+		HARNESS_CMD_JAILED=0
+		;;
+	esac
+}
+
+# prog_pid PID: the PID of the program started as PID.  They differ only
+# under bwrap, whose monitor stays the parent of the program.
+prog_pid() {
+	local i child
+	if [ "$HARNESS_JAIL_MODE" = bwrap ]; then
+		for i in "${!HARNESS_PIDS[@]}"; do
+			if [ "${HARNESS_PIDS[$i]}" = "$1" ] && [ "${HARNESS_JAILED[$i]}" = 1 ]; then
+				child=$(os_procs | awk -v p="$1" '$2 == p { print $1; exit }')
+				echo "${child:-$1}"
+				return 0
+			fi
+		done
+	fi
+	echo "$1"
+}
+
+# Kill whatever carries the test's mark or runs a program of the lesson:
+# daemons and other escapes from the process groups.
+_harness_sweep() {
+	local pid round=0 left
+	while [ "$round" -lt 20 ]; do
+		left=
+		for pid in $(os_sweep_candidates "$HARNESS_MARK" "$HARNESS_BIN/"); do
+			[ "$pid" = "$$" ] && continue
+			kill -KILL "$pid" 2>/dev/null && left=1
+		done
+		case $HARNESS_JAIL_MODE in
+		uid:*)
+			# As that user, kill(-1) reaches exactly that user's processes.
+			setpriv --reuid="${HARNESS_JAIL_MODE#uid:}" --regid="${HARNESS_JAIL_MODE#uid:}" --clear-groups \
+				kill -KILL -1 2>/dev/null && left=1
+			;;
+		esac
+		[ -n "$left" ] || return 0
+		sleep 0.05
+		round=$((round + 1))
+	done
+	echo "-- processes of the test were still running after teardown"
+}
+
+# --------------------------------------------------------- time limits --
+
+# The watchdog: once the test has run SOCKLAB_TEST_LIMIT seconds, it marks
+# the test as out of time and kills every process the test started (its
+# descendants), again and again, until teardown stops it.  A hanging
+# command then fails, and the test ends.
+_harness_watchdog_start() {
+	local limit=${SOCKLAB_TEST_LIMIT:-30} test_pid=$$
+	(
+		sleeper=
+		trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM
+		sleep "$limit" &
+		sleeper=$!
+		wait "$sleeper"
+		sleeper=
+		: > "$T/.deadline"
+		me=$(sh -c 'echo "$PPID"')
+		while :; do
+			for pid in $(_harness_descendants "$test_pid" "$me"); do
+				kill -KILL "$pid" 2>/dev/null
+			done
+			sleep 0.2 &
+			sleeper=$!
+			wait "$sleeper"
+			sleeper=
+		done
+	) 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- < /dev/null > /dev/null 2>&1 &
+	HARNESS_WATCHDOG=$!
+}
+
+_harness_watchdog_stop() {
+	[ -n "${HARNESS_WATCHDOG:-}" ] || return 0
+	kill -TERM "$HARNESS_WATCHDOG" 2>/dev/null || true
+	wait "$HARNESS_WATCHDOG" 2>/dev/null || true
+	HARNESS_WATCHDOG=
+}
+
+# _harness_descendants PID SKIP: the descendants of PID, except SKIP and
+# its own descendants.
+_harness_descendants() {
+	os_procs | awk -v root="$1" -v skip="$2" '
+		{ parent[$1] = $2 }
+		END {
+			for (p in parent) {
+				q = p
+				while (q != "" && q != root && q != skip && q != 1 && q != 0) q = parent[q]
+				if (q == root && p != root) print p
+			}
+		}'
+}
+
+# _harness_ms SECS: SECS (may have a fraction) in milliseconds.
+_harness_ms() {
+	local whole=${1%%.*} frac=
+	case $1 in *.*) frac=${1#*.} ;; esac
+	frac=${frac}000
+	echo $((${whole:-0} * 1000 + 10#${frac:0:3}))
+}
+
+# wait_until SECS CMD...: run CMD every 50 ms until it succeeds; false if
+# it still fails after SECS seconds on the clock.  This is how tests
+# synchronise: on a condition, never on a fixed delay.
+wait_until() {
+	local end
+	end=$(($(os_now_ms) + $(_harness_ms "$1")))
+	shift
+	while :; do
+		"$@" && return 0
+		[ ! -e "$T/.deadline" ] || return 1
+		[ "$(os_now_ms)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
+# wait_while_alive PID SECS CMD...: like wait_until, but give up as soon as
+# process PID has exited (a program that died will not make CMD true).
+wait_while_alive() {
+	local pid=$1 end
+	end=$(($(os_now_ms) + $(_harness_ms "$2")))
+	shift 2
+	while :; do
+		"$@" && return 0
+		kill -0 "$pid" 2>/dev/null || { "$@"; return; }
+		[ ! -e "$T/.deadline" ] || return 1
+		[ "$(os_now_ms)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
 }
 
 # ---------------------------------------------------------- programs --
@@ -147,7 +378,7 @@ need_prog() {
 	_harness_state "BUILD ERROR"
 	if [ -s "$PROG.log" ]; then
 		echo "-- $1 did not compile:"
-		head -n 15 "$PROG.log" | sed 's/^/   | /'
+		head -c 4096 "$PROG.log" | head -n 15 | _harness_printable | sed 's/^/   | /'
 	fi >&2
 	fail "$1 was not built (expected at $PROG)"
 }
@@ -155,25 +386,34 @@ need_prog() {
 # need_peer NAME: set PEER to the path of a test peer from tests/peers.
 need_peer() {
 	PEER=$HARNESS_PEERS/$1
-	[ -x "$PEER" ] || fail "test peer $1 was not built: run 'make peers'"
+	[ -x "$PEER" ] || _harness_error "test peer $1 was not built: run 'make peers'"
 }
 
 # bounded SECS CMD...: run CMD, killed after SECS seconds.  Exit status as
-# CMD's; 124 (or 137) means it ran out of time, 128+N a signal N.
+# CMD's; 124 (or 137) means it ran out of time, 128+N a signal N.  A
+# program under test runs in the jail.
 bounded() {
 	local secs=$1
 	shift
-	"$HARNESS_TIMEOUT" --foreground -k 1 "$secs" "$@"
+	_harness_command "$@"
+	"$HARNESS_TIMEOUT" --foreground -k 1 "$secs" "${HARNESS_CMD[@]}" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 }
 
-# run_prog SECS NAME ARGS...: run a lesson program under bats' run with a
-# time limit; stdout in $output, stderr in $stderr (--separate-stderr).
-# A timeout or a crash is recorded for the grader and fails the test.
+# run_prog SECS NAME ARGS...: run a lesson program with a time limit, its
+# standard input the caller's; like bats' run: $status, $output (its
+# standard output) and $lines, and $stderr.  Each holds at most the first
+# 64 KiB.  A timeout or a crash is recorded for the grader and fails the
+# test.
 run_prog() {
 	local secs=$1 name=$2
 	shift 2
 	need_prog "$name" || return 1
-	run --separate-stderr bounded "$secs" "$PROG" "$@"
+	status=0
+	bounded "$secs" "$PROG" "$@" > "$T/run.out" 2> "$T/run.err" || status=$?
+	output=$(head -c 65536 "$T/run.out" | tr -d '\000')
+	stderr=$(head -c 65536 "$T/run.err" | tr -d '\000')
+	lines=()
+	IFS=$'\n' read -d '' -r -a lines <<< "$output" || true
 	_harness_check_status "$name" "$status" "$secs"
 }
 
@@ -184,16 +424,37 @@ _harness_check_status() {
 	124 | 137)
 		_harness_state TIMEOUT
 		echo "-- stderr of $name:"
-		printf '%s\n' "${stderr:-}" | tail -n 8 | sed 's/^/   | /'
+		printf '%s\n' "${stderr:-}" | program_tail
 		fail "$name did not finish within ${secs}s (it hangs?)"
+		;;
+	125)
+		_harness_error "the jail could not start $name"
 		;;
 	13[0-9] | 14[0-9] | 15[0-9])
 		_harness_state "CRASH SIG$(kill -l $((code - 128)))"
 		echo "-- stderr of $name:"
-		printf '%s\n' "${stderr:-}" | tail -n 8 | sed 's/^/   | /'
+		printf '%s\n' "${stderr:-}" | program_tail
 		fail "$name was killed by SIG$(kill -l $((code - 128)))"
 		;;
 	esac
+}
+
+# errno_text NAME: the C library's message for errno NAME (EADDRINUSE,
+# ECONNREFUSED, ...), as the programs under test print it: glibc, musl and
+# macOS word some of them differently.
+errno_text() {
+	"$OS_PROBE" strerror "$1" | cut -f 2
+}
+
+# errno_regex NAME: errno_text as an extended regular expression, its
+# first letter in either case.
+errno_regex() {
+	local text first
+	# shellcheck disable=SC2016 # the sed script is literal
+	text=$(errno_text "$1" | sed 's/[][\.*^$(){}+?|/]/\\&/g')
+	first=${text:0:1}
+	printf '[%s%s]%s\n' "$(printf '%s' "$first" | tr '[:lower:]' '[:upper:]')" \
+		"$(printf '%s' "$first" | tr '[:upper:]' '[:lower:]')" "${text:1}"
 }
 
 # ------------------------------------------------------------- servers --
@@ -201,48 +462,26 @@ _harness_check_status() {
 # A random port in 20000-31999 (below Linux's ephemeral range) that no
 # socket of the given protocol (tcp or udp) uses right now.
 free_port() {
-	local proto=${1:-tcp} port i
-	for i in $(seq 1 50); do
+	local proto=${1:-tcp} port i=0
+	while [ "$i" -lt 50 ]; do
 		port=$((20000 + RANDOM % 12000))
-		_harness_port_used "$proto" "$port" || {
+		os_port_in_use "$proto" "$port" || {
 			printf '%s\n' "$port"
 			return 0
 		}
+		i=$((i + 1))
 	done
 	fail "no free $proto port found"
 }
 
-# _harness_port_used PROTO PORT [STATE]: true if a socket of PROTO has local
-# port PORT (in STATE, a hex code of /proc/net/tcp, if given).
-_harness_port_used() {
-	local proto=$1 hex state=${3:-}
-	hex=$(printf ':%04X' "$2")
-	if [ -r /proc/net/tcp ]; then
-		cat /proc/net/"$proto" /proc/net/"$proto"6 2>/dev/null |
-			awk -v p="$hex" -v s="$state" '
-				index($2, p) == length($2) - 4 && (s == "" || $4 == s) { found = 1 }
-				END { exit !found }'
-	elif command -v lsof >/dev/null 2>&1; then
-		if [ "$proto" = tcp ]; then
-			lsof -nP -iTCP:"$2" -sTCP:LISTEN >/dev/null 2>&1
-		else
-			lsof -nP -iUDP:"$2" >/dev/null 2>&1
-		fi
-	else
-		return 1
-	fi
-}
-
 # port_listening PORT: a TCP socket listens on PORT.
-port_listening() { _harness_port_used tcp "$1" 0A; }
+port_listening() { os_listening tcp "$1"; }
 
 # port_bound_udp PORT: a UDP socket is bound to PORT.
-port_bound_udp() { _harness_port_used udp "$1" 07; }
-
-_harness_gone() { ! kill -0 "$1" 2>/dev/null; }
+port_bound_udp() { os_listening udp "$1"; }
 
 # _harness_wait_gone PID SECS: wait until process PID has exited.
-_harness_wait_gone() { wait_until "$2" _harness_gone "$1"; }
+_harness_wait_gone() { wait_until "$2" gone "$1"; }
 
 # start_server [--udp] NAME ARGS...: start the lesson program NAME in the
 # background in its own process group, with every argument "@PORT" replaced
@@ -303,7 +542,7 @@ start_server_reporting() {
 		fail "no line 'Listening on 127.0.0.1:PORT' within 5 s"
 		return 1
 	}
-	SERVER_PORT=$(sed -n 's/^Listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$SERVER_OUT" | head -n 1)
+	SERVER_PORT=$(program_output "$SERVER_OUT" | sed -n 's/^Listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' | head -n 1)
 	[ "$SERVER_PORT" -gt 0 ] ||
 		fail "the reported port is $SERVER_PORT: print the port getsockname(2) returns" || return 1
 	if [ "$proto" = tcp ]; then
@@ -314,8 +553,12 @@ start_server_reporting() {
 }
 
 _harness_server_failed() {
-	local name=$1 proto=$2 status=0
+	local name=$1 proto=$2 status=0 elsewhere
 	if kill -0 "$SERVER_PID" 2>/dev/null; then
+		if [ -n "${HARNESS_ELSEWHERE:-}" ]; then
+			fail "$name listens on port $HARNESS_ELSEWHERE, not on port $SERVER_PORT, the one it was given"
+			return 1
+		fi
 		_harness_state TIMEOUT
 		fail "$name did not listen on $proto port $SERVER_PORT within ${SOCKLAB_WAIT:-5}s"
 		return 1
@@ -326,11 +569,13 @@ _harness_server_failed() {
 		fail "$name was killed by SIG$(kill -l $((status - 128))) before it listened"
 		return 1
 	fi
+	[ "$status" -ne 125 ] || _harness_error "the jail could not start $name"
 	fail "$name exited with status $status before it listened on $proto port $SERVER_PORT"
 }
 
 # start_process NAME CMD ARGS...: start CMD in the background, in its own
-# process group, with fds 3 and 7-9 closed; teardown stops it.  Sets
+# process group, with the test's own descriptors (3 to 9) closed;
+# teardown stops it.  A program under test runs in the jail.  Sets
 # PROCESS_PID, PROCESS_OUT and PROCESS_ERR.  Standard input is /dev/null
 # unless PROCESS_IN names a file or FIFO.
 start_process() {
@@ -338,76 +583,67 @@ start_process() {
 	shift
 	PROCESS_OUT=$T/$name.$n.out
 	PROCESS_ERR=$T/$name.$n.err
+	_harness_command "$@"
 	set -m
-	# fd 3 is bats' own: a process holding it makes bats wait for it.  fds
-	# 7-9 are the test's (FIFO ends): a process holding a FIFO's writer
-	# would never see the end of its own input.
-	"$@" < "${PROCESS_IN:-/dev/null}" > "$PROCESS_OUT" 2> "$PROCESS_ERR" 3>&- 7>&- 8>&- 9>&- &
+	# fds 3 and 4 are bats' own: a process holding them makes bats wait
+	# for it.  fds 5-9 are the test's (FIFO ends): a process holding a
+	# FIFO's writer would never see the end of its own input.
+	"${HARNESS_CMD[@]}" < "${PROCESS_IN:-/dev/null}" > "$PROCESS_OUT" 2> "$PROCESS_ERR" \
+		3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
 	PROCESS_PID=$!
 	set +m
 	HARNESS_PIDS+=("$PROCESS_PID")
 	HARNESS_ERRS+=("$PROCESS_ERR")
 	HARNESS_NAMES+=("$name")
+	HARNESS_JAILED+=("$HARNESS_CMD_JAILED")
 }
 
 # wait_listening PROTO PORT [PID]: poll the socket table until PORT listens
-# (TCP) or is bound (UDP); give up after SOCKLAB_WAIT seconds or as soon as
-# PID has exited.
+# (TCP) or is bound (UDP); give up after SOCKLAB_WAIT seconds, as soon as
+# PID has exited, or as soon as PID's process group listens on another
+# TCP port (HARNESS_ELSEWHERE is then that port).
 wait_listening() {
 	local pid=${3:-}
+	HARNESS_ELSEWHERE=
 	wait_until "${SOCKLAB_WAIT:-5}" _harness_ready_or_gone "$@" || return 1
+	[ -z "$HARNESS_ELSEWHERE" ] || return 1
 	[ -z "$pid" ] || kill -0 "$pid" 2>/dev/null
 }
 
-# True when PORT listens (TCP) or is bound (UDP), or when PID has exited.
+# True when PORT listens (TCP) or is bound (UDP), when PID has exited, or
+# when PID's group listens on another TCP port only.
 _harness_ready_or_gone() {
-	local proto=$1 port=$2 pid=${3:-}
-	[ -n "$pid" ] && _harness_gone "$pid" && return 0
-	if [ -r /proc/net/tcp ] || command -v lsof >/dev/null 2>&1; then
-		if [ "$proto" = tcp ]; then port_listening "$port"; else port_bound_udp "$port"; fi
-	else
-		grep -q "Listening on .*:$port\$" "$SERVER_OUT" 2>/dev/null
+	local proto=$1 port=$2 pid=${3:-} ports
+	[ -n "$pid" ] && gone "$pid" && return 0
+	if [ "$OS_MODE" = portable ] && [ "$OS_HAVE_LSOF" = 0 ] && [ -n "${SERVER_OUT:-}" ] &&
+		[ "$pid" = "${SERVER_PID:-}" ]; then
+		program_output "$SERVER_OUT" | grep -q "Listening on .*:$port\$" || return 1
 	fi
-}
-
-# wait_until SECS CMD...: run CMD every 50 ms until it succeeds; false if
-# it still fails after SECS seconds.  This is how tests synchronise: on a
-# condition, never on a fixed delay.
-wait_until() {
-	local tries=$(($1 * 20))
-	shift
-	while [ "$tries" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.05
-		tries=$((tries - 1))
-	done
+	os_listening "$proto" "$port" && return 0
+	if [ -n "$pid" ] && [ "$proto" = tcp ]; then
+		ports=$(os_listen_ports "$pid" | tr '\n' ' ')
+		if [ -n "$ports" ]; then
+			HARNESS_ELSEWHERE=${ports% }
+			return 0
+		fi
+	fi
 	return 1
 }
 
-# wait_while_alive PID SECS CMD...: like wait_until, but give up as soon as
-# process PID has exited (a program that died will not make CMD true).
-wait_while_alive() {
-	local pid=$1 tries=$(($2 * 20))
-	shift 2
-	while [ "$tries" -gt 0 ]; do
-		"$@" && return 0
-		kill -0 "$pid" 2>/dev/null || { "$@"; return; }
-		sleep 0.05
-		tries=$((tries - 1))
-	done
-	return 1
-}
-
-# wait_for_line FILE REGEX [SECS] [PID]: wait until a line of FILE matches
-# REGEX (giving up early if process PID exits).
+# wait_for_line FILE REGEX [SECS] [PID]: wait until a line of FILE (of its
+# first MiB) matches REGEX (giving up early if process PID exits).
 wait_for_line() {
 	if [ -n "${4:-}" ]; then
-		wait_while_alive "$4" "${3:-5}" grep -Eq -- "$2" "$1" && return 0
+		wait_while_alive "$4" "${3:-5}" _harness_has_line "$1" "$2" && return 0
 		kill -0 "$4" 2>/dev/null && _harness_state TIMEOUT
 		return 1
 	else
-		wait_until "${3:-5}" grep -Eq -- "$2" "$1"
+		wait_until "${3:-5}" _harness_has_line "$1" "$2"
 	fi
+}
+
+_harness_has_line() {
+	head -c 1048576 "$1" 2>/dev/null | LC_ALL=C grep -Eaq -- "$2"
 }
 
 _harness_size_at_least() {
@@ -432,13 +668,32 @@ wait_for_size() {
 stop_server() {
 	local sig=${1:-TERM}
 	SERVER_STATUS=0
-	kill -"$sig" "$SERVER_PID" 2>/dev/null || true
+	kill -"$sig" "$(prog_pid "$SERVER_PID")" 2>/dev/null || true
 	if ! _harness_wait_gone "$SERVER_PID" 3; then
 		SERVER_STATUS=124
 		_harness_state TIMEOUT
 		return 0
 	fi
 	wait "$SERVER_PID" 2>/dev/null || SERVER_STATUS=$?
+}
+
+# ------------------------------------------------------ program output --
+
+# program_output FILE [BYTES]: the first BYTES (default 64 KiB) of FILE, a
+# program's output: a program may write without end.
+program_output() {
+	head -c "${2:-65536}" "$1" 2>/dev/null || true
+}
+
+# program_tail [FILE]: the last lines of FILE (or standard input), each at
+# most 200 characters, control characters replaced: fit for a terminal,
+# whatever the program wrote.
+program_tail() {
+	tail -c 4096 ${1:+"$1"} | tail -n 8 | _harness_printable | cut -c 1-200 | sed 's/^/   | /'
+}
+
+_harness_printable() {
+	LC_ALL=C tr -c '[:print:]\t\n' '?'
 }
 
 # -------------------------------------------------------------- netcat --
@@ -452,7 +707,7 @@ nc_exchange() {
 	openbsd) flags=(-N) ;;
 	traditional) flags=(-q 5) ;;
 	esac
-	bounded "$secs" "${NC_CMD[@]}" "${flags[@]}" "$host" "$port" || code=$?
+	bounded "$secs" "${NC_CMD[@]}" ${flags[@]+"${flags[@]}"} "$host" "$port" || code=$?
 	case $code in
 	124 | 137)
 		_harness_state TIMEOUT
@@ -462,17 +717,16 @@ nc_exchange() {
 	return "$code"
 }
 
-# nc_listen_cmd HOST PORT: print, one word a line, the command for a
-# one-shot TCP listener that sends its standard input and prints what it
-# receives.  Use: mapfile -t cmd < <(nc_listen_cmd H P)
+# nc_listen_cmd HOST PORT: set NC_LISTEN_CMD to the command for a one-shot
+# TCP listener that sends its standard input and prints what it receives.
 nc_listen_cmd() {
 	local host=$1 port=$2
-	printf '%s\n' "${NC_CMD[@]}"
+	NC_LISTEN_CMD=("${NC_CMD[@]}")
 	case $NC_FLAVOUR in
-	openbsd) printf '%s\n' -N -l "$host" "$port" ;;
-	traditional) printf '%s\n' -q 5 -l -p "$port" -s "$host" ;;
-	ncat) printf '%s\n' -l "$host" "$port" ;;
-	busybox) printf '%s\n' -l -p "$port" "$host" ;;
+	openbsd) NC_LISTEN_CMD+=(-N -l "$host" "$port") ;;
+	traditional) NC_LISTEN_CMD+=(-q 5 -l -p "$port" -s "$host") ;;
+	ncat) NC_LISTEN_CMD+=(-l "$host" "$port") ;;
+	busybox) NC_LISTEN_CMD+=(-l -p "$port" "$host") ;;
 	esac
 }
 
@@ -484,14 +738,13 @@ start_nc_listener() {
 }
 
 # _harness_start_listener PROTO NAME CMD_FN HOST [INPUT]: the work of
-# start_nc_listener, for TCP or UDP; CMD_FN HOST PORT prints the command.
+# start_nc_listener, for TCP or UDP; CMD_FN HOST PORT sets NC_LISTEN_CMD.
 _harness_start_listener() {
 	local proto=$1 name=$2 cmd_fn=$3 host=$4 input=${5:-/dev/null} attempt
-	local -a cmd
 	for attempt in 1 2 3; do
 		NC_PORT=$(free_port "$proto")
-		mapfile -t cmd < <("$cmd_fn" "$host" "$NC_PORT")
-		PROCESS_IN=$input start_process "$name" "${cmd[@]}"
+		"$cmd_fn" "$host" "$NC_PORT"
+		PROCESS_IN=$input start_process "$name" "${NC_LISTEN_CMD[@]}"
 		NC_PID=$PROCESS_PID
 		NC_OUT=$PROCESS_OUT
 		wait_listening "$proto" "$NC_PORT" "$NC_PID" && return 0
@@ -506,7 +759,7 @@ _harness_start_listener() {
 # (default 80), with "..." when there was more.
 escape_bytes() {
 	local max=${1:-80}
-	od -An -v -tu1 | awk -v max="$max" -v quote="'" '
+	head -c $((max + 1)) | od -An -v -tu1 | awk -v max="$max" -v quote="'" '
 		{ for (i = 1; i <= NF; i++) {
 			n++
 			if (n > max) { more = 1; continue }
@@ -522,34 +775,46 @@ escape_bytes() {
 		END { printf "%s%s\n", s, more ? "..." : "" }'
 }
 
+# file_size FILE: its size in bytes.
+file_size() {
+	local n
+	n=$(wc -c < "$1" 2>/dev/null || echo 0)
+	echo $((n + 0))
+}
+
 # describe_file LABEL FILE: one line "LABEL (N bytes): 'escaped...'".
 describe_file() {
-	local size
-	size=$(wc -c < "$2" | tr -d ' ')
-	printf "   %-9s %7s bytes: '%s'\n" "$1" "$size" "$(escape_bytes 60 < "$2")"
+	printf "   %-9s %7s bytes: '%s'\n" "$1" "$(file_size "$2")" "$(escape_bytes 60 < "$2")"
 }
 
 # assert_same_bytes EXPECTED GOT [SENT]: fail unless the files are equal
 # byte for byte; explain the difference (sizes, first differing byte, both
 # sides around it escaped) and show what was sent.
 assert_same_bytes() {
-	local expected=$1 got=$2 sent=${3:-} diff offset
+	local expected=$1 got=$2 sent=${3:-} offset size_e size_g
 	cmp -s "$expected" "$got" && return 0
+	size_e=$(file_size "$expected")
+	size_g=$(file_size "$got")
+	# cmp -l lists differing bytes (1-based offset first); nothing when one
+	# file is a prefix of the other.
+	offset=$(cmp -l "$expected" "$got" 2>/dev/null | head -n 1 | awk '{ print $1 }')
 	{
 		echo "-- bytes differ"
 		[ -n "$sent" ] && describe_file sent "$sent"
 		describe_file expected "$expected"
 		describe_file got "$got"
-		diff=$(cmp "$expected" "$got" 2>&1 || true)
-		case $diff in
-		*EOF*) echo "   got is a prefix of expected, or the reverse: $diff" ;;
-		*byte*)
-			offset=$(printf '%s\n' "$diff" | sed -n 's/.*byte \([0-9]*\).*/\1/p')
+		if [ -z "$offset" ]; then
+			if [ "$size_g" -lt "$size_e" ]; then
+				echo "   got is the first $size_g bytes of expected: $((size_e - size_g)) bytes are missing"
+			else
+				echo "   got is expected followed by $((size_g - size_e)) more bytes"
+			fi
+			offset=$(( (size_e < size_g ? size_e : size_g) + 1 ))
+		else
 			echo "   first difference at byte $offset (counting from 1):"
-			printf "     expected: '%s'\n" "$(tail -c +"$offset" "$expected" | escape_bytes 24)"
-			printf "     got:      '%s'\n" "$(tail -c +"$offset" "$got" | escape_bytes 24)"
-			;;
-		esac
+		fi
+		printf "     expected: '%s'\n" "$(tail -c +"$offset" "$expected" | escape_bytes 24)"
+		printf "     got:      '%s'\n" "$(tail -c +"$offset" "$got" | escape_bytes 24)"
 	} | fail
 }
 
@@ -584,5 +849,15 @@ assert_text_equal() {
 		echo "-- $3 is not as expected"
 		printf "   expected (%s bytes): '%s'\n" "${#1}" "$(printf '%s' "$1" | escape_bytes 200)"
 		printf "   got      (%s bytes): '%s'\n" "${#2}" "$(printf '%s' "$2" | escape_bytes 200)"
+	} | fail
+}
+
+# assert_stderr_regex REGEX: after run_prog, fail unless the program's
+# standard error matches REGEX; show what it wrote.
+assert_stderr_regex() {
+	printf '%s\n' "${stderr:-}" | LC_ALL=C grep -Eaq -- "$1" && return 0
+	{
+		echo "-- standard error does not match: $1"
+		printf "   stderr: '%s'\n" "$(printf '%s' "${stderr:-}" | escape_bytes 200)"
 	} | fail
 }

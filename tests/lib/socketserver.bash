@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Helpers of lesson 03's suite (tests/03-socketserver.bats), loaded after
-# lib/harness.  They read the kernel's tables under /proc: the socket
-# tables (/proc/net/tcp{,6}) to see what a server has accepted, and the
-# process table to see its children, threads and process group.
+# lib/harness.  Through the harness's OS layer (tests/lib/os.bash) they
+# read the socket table, to see what a server has accepted, and the
+# process table, to see its children, threads and process group.
 # Variables set here (SILENT_PID, ...) are read by the suite:
 # shellcheck disable=SC2034
 
@@ -15,62 +15,35 @@ ss_start() {
 		fail "the server listens but printed no line 'Listening on ADDR:PORT' within 5 s"
 }
 
-# _ss_tcp_table: every TCP socket as "LOCALPORT REMOTEPORT STATE RXQUEUE",
-# in decimal but for STATE (01 established, 0A listening).
-_ss_tcp_table() {
-	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '
-		function hex(s,  i, n) {
-			n = 0
-			for (i = 1; i <= length(s); i++)
-				n = n * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1
-			return n
-		}
-		$1 ~ /^[0-9]+:$/ {
-			split($2, l, ":"); split($3, r, ":"); split($5, q, ":")
-			print hex(l[2]), hex(r[2]), $4, hex(q[2])
-		}' || true
-}
-
 # server_accepted PORT N: the server on PORT has accepted N connections or
 # more that are still established, and none waits in its accept queue.
 server_accepted() {
-	_ss_tcp_table | awk -v p="$1" -v n="$2" '
-		$1 == p && $3 == "01" { est++ }
-		$1 == p && $3 == "0A" { queued += $4 }
-		END { exit !(est >= n && queued == 0) }'
+	os_tcp_table | awk -v p="$1" -v n="$2" -v listed="$OS_TCP_QUEUED_LISTED" '
+		$1 == p && $3 == "ESTABLISHED" { est++ }
+		$1 == p && $3 == "LISTEN" { queued += $4 }
+		END { if (listed) est -= queued; exit !(est >= n && queued == 0) }'
 }
 
 # accept_queue_is PORT N: exactly N connections wait in the accept queue of
 # the server on PORT (for a listening socket, the kernel's rx_queue column).
 accept_queue_is() {
-	_ss_tcp_table | awk -v p="$1" -v n="$2" '
-		$1 == p && $3 == "0A" { queued += $4 }
+	os_tcp_table | awk -v p="$1" -v n="$2" '
+		$1 == p && $3 == "LISTEN" { queued += $4 }
 		END { exit !(queued == n) }'
 }
 
 # clients_connected PORT N: N client sockets or more are connected to PORT
 # (established, or half-closed after sending all: FIN_WAIT1, FIN_WAIT2).
 clients_connected() {
-	_ss_tcp_table | awk -v p="$1" -v n="$2" '
-		$2 == p && ($3 == "01" || $3 == "04" || $3 == "05") { c++ }
+	os_tcp_table | awk -v p="$1" -v n="$2" '
+		$2 == p && ($3 == "ESTABLISHED" || $3 == "FIN_WAIT1" || $3 == "FIN_WAIT2") { c++ }
 		END { exit !(c >= n) }'
 }
 
-# _ss_procs: every process as "PID STATE PPID PGRP".  The command name in
-# /proc/PID/stat may hold spaces and parentheses: cut at the last ") ".
-_ss_procs() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk '{
-		rest = $0
-		while ((i = index(rest, ") ")) > 0)
-			rest = substr(rest, i + 2)
-		split(rest, f, " ")
-		print $1, f[1], f[2], f[3]
-	}' || true
-}
-
-# children_of PID: the children of PID, one "PID STATE" a line.
+# children_of PID: the children of the program started as PID, one "PID
+# STATE" a line.
 children_of() {
-	_ss_procs | awk -v p="$1" '$3 == p { print $1, $2 }'
+	os_procs | awk -v p="$(prog_pid "$1")" '$2 == p { print $1, $4 }'
 }
 
 # has_children PID: PID has at least one child process.
@@ -85,13 +58,12 @@ has_no_children() {
 
 # group_processes PGID: the processes left in process group PGID.
 group_processes() {
-	_ss_procs | awk -v g="$1" '$4 == g { print $1, $2 }'
+	os_procs | awk -v g="$1" '$3 == g { print $1, $4 }'
 }
 
-# thread_count PID: how many threads process PID has.
+# thread_count PID: how many threads the program started as PID has.
 thread_count() {
-	local tasks=(/proc/"$1"/task/*)
-	[ -e "${tasks[0]}" ] && echo "${#tasks[@]}" || echo 0
+	os_threads "$(prog_pid "$1")"
 }
 
 threads_at_least() { [ "$(thread_count "$1")" -ge "$2" ]; }

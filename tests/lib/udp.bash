@@ -83,16 +83,15 @@ nc_udp_exchange() {
 	return "$code"
 }
 
-# nc_udp_listen_cmd HOST PORT: print, one word a line, the command for a
+# nc_udp_listen_cmd HOST PORT: set NC_LISTEN_CMD to the command for a
 # netcat UDP listener on HOST:PORT that prints what it receives and sends
 # its standard input to the first sender.  It never exits on its own.
-# Use: mapfile -t cmd < <(nc_udp_listen_cmd H P)
 nc_udp_listen_cmd() {
 	local host=$1 port=$2
-	printf '%s\n' "${NC_CMD[@]}"
+	NC_LISTEN_CMD=("${NC_CMD[@]}")
 	case $NC_FLAVOUR in
-	traditional) printf '%s\n' -u -l -p "$port" -s "$host" ;;
-	*) printf '%s\n' -u -l "$host" "$port" ;;
+	traditional) NC_LISTEN_CMD+=(-u -l -p "$port" -s "$host") ;;
+	*) NC_LISTEN_CMD+=(-u -l "$host" "$port") ;;
 	esac
 }
 

@@ -1,0 +1,283 @@
+# shellcheck shell=bash
+# The harness's one place for what the operating system provides: clocks,
+# sockets, processes, threads, descriptors and CPU time.  Suites and
+# harness call only these functions, never /proc, ss or GNU-only options.
+#
+# Two implementations:
+#   linux     the kernel's tables under /proc (fast, exact)
+#   portable  POSIX ps, lsof and tests/peers/osprobe (a C helper of ours):
+#             what macOS and WSL1 have
+# SOCKLAB_OS=linux|portable chooses; the default is linux where /proc has
+# the socket tables, portable elsewhere.  `make test` runs the lesson
+# suites in both modes, so the portable path is proven on every run.
+#
+# Variables set here are read by the harness and the suites:
+# shellcheck disable=SC2034
+
+# os_setup OSPROBE: pick the implementation; OSPROBE is the path of the
+# built osprobe helper.  Sets OS_MODE.
+os_setup() {
+	OS_PROBE=$1
+	OS_MODE=${SOCKLAB_OS:-}
+	if [ -z "$OS_MODE" ]; then
+		# WSL1 has the files, but empty.
+		if [ -r /proc/self/stat ] && grep -q local_address /proc/net/tcp 2> /dev/null; then
+			OS_MODE=linux
+		else
+			OS_MODE=portable
+		fi
+	fi
+	case $OS_MODE in
+	linux | portable) ;;
+	*) echo "SOCKLAB_OS=$OS_MODE: use linux or portable" >&2; return 1 ;;
+	esac
+	OS_HAVE_LSOF=0
+	command -v lsof > /dev/null 2>&1 && OS_HAVE_LSOF=1
+	# Whether os_tcp_table lists connections still waiting in a listening
+	# socket's accept queue (the kernel's table does; lsof lists only
+	# sockets that a process holds).
+	OS_TCP_QUEUED_LISTED=0
+	[ "$OS_MODE" = linux ] && OS_TCP_QUEUED_LISTED=1
+	return 0
+}
+
+# os_why_unsupported WHAT: the reason a check cannot be made here, or
+# nothing (and false) when it can.  WHAT: tcp-table, accept-queue.
+os_why_unsupported() {
+	[ "$OS_MODE" = linux ] && return 1
+	case $1 in
+	tcp-table | accept-queue)
+		[ "$OS_HAVE_LSOF" = 1 ] && return 1
+		echo "needs lsof to see TCP connections (portable mode)"
+		;;
+	*) return 1 ;;
+	esac
+}
+
+# ---------------------------------------------------------------- time --
+
+# os_now_ms: a monotonic clock in milliseconds.
+os_now_ms() {
+	if [ "$OS_MODE" = linux ]; then
+		if [ -n "${EPOCHREALTIME:-}" ]; then # bash32: ok bash 5 only, /proc/uptime otherwise
+			local t=${EPOCHREALTIME/[.,]/} # bash32: ok bash 5 only, tested above
+			echo $((t / 1000))
+			return
+		fi
+		local up
+		read -r up _ < /proc/uptime
+		up=${up/./}
+		echo $((10#$up * 10))
+	else
+		"$OS_PROBE" now
+	fi
+}
+
+# ------------------------------------------------------------- sockets --
+
+# os_has_ipv6_loopback: a socket can use ::1 here.
+os_has_ipv6_loopback() {
+	if [ "$OS_MODE" = linux ]; then
+		[ -r /proc/net/if_inet6 ] && grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6
+	else
+		"$OS_PROBE" ipv6
+	fi
+}
+
+# os_port_in_use PROTO PORT: some socket of PROTO (tcp or udp) uses local
+# port PORT.
+os_port_in_use() {
+	if [ "$OS_MODE" = linux ]; then
+		_os_proc_net "$1" | awk -v p="$2" '$1 == p { found = 1 } END { exit !found }'
+	else
+		"$OS_PROBE" inuse "$1" "$2"
+	fi
+}
+
+# os_listening PROTO PORT: a TCP socket listens on PORT, or (udp) a UDP
+# socket is bound to it.
+os_listening() {
+	if [ "$OS_MODE" = linux ]; then
+		local state=LISTEN
+		[ "$1" = udp ] && state=CLOSE
+		_os_proc_net "$1" | awk -v p="$2" -v s="$state" '$1 == p && $3 == s { found = 1 } END { exit !found }'
+	elif [ "$OS_HAVE_LSOF" = 1 ]; then
+		if [ "$1" = tcp ]; then
+			lsof -nP -iTCP:"$2" -sTCP:LISTEN > /dev/null 2>&1
+		else
+			lsof -nP -iUDP:"$2" > /dev/null 2>&1
+		fi
+	else
+		"$OS_PROBE" inuse "$1" "$2"
+	fi
+}
+
+# os_listen_ports PGID: the TCP ports on which processes of process group
+# PGID listen, one a line.
+os_listen_ports() {
+	if [ "$OS_MODE" = linux ]; then
+		local pid inodes=
+		for pid in $(os_procs | awk -v g="$1" '$3 == g { print $1 }'); do
+			# shellcheck disable=SC2012 # the names are descriptor numbers
+			inodes="$inodes $(ls -l "/proc/$pid/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ')"
+		done
+		[ -n "${inodes// /}" ] || return 0
+		_os_proc_net tcp inode | awk -v list="$inodes" '
+			BEGIN { n = split(list, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+			$3 == "LISTEN" && ($5 in want) { print $1 }' | sort -u
+	elif [ "$OS_HAVE_LSOF" = 1 ]; then
+		lsof -nP -a -g "$1" -iTCP -sTCP:LISTEN -Fn 2>/dev/null | sed -n 's/^n.*:\([0-9][0-9]*\)$/\1/p' | sort -u
+	fi
+}
+
+# os_tcp_table: every TCP socket as "LOCALPORT REMOTEPORT STATE RXQUEUE",
+# ports in decimal, STATE a name (LISTEN, ESTABLISHED, FIN_WAIT1, ...).
+# For a listening socket RXQUEUE is the length of its accept queue.  See
+# OS_TCP_QUEUED_LISTED for the connections waiting in that queue.
+os_tcp_table() {
+	if [ "$OS_MODE" = linux ]; then
+		_os_proc_net tcp
+	elif [ "$OS_HAVE_LSOF" = 1 ]; then
+		# One record per (process, socket): keep each socket once.
+		lsof -nP -iTCP -F nT -T qs 2>/dev/null | awk '
+			function flush() {
+				if (name != "" && !(name in seen)) {
+					seen[name] = 1
+					split(name, ends, "->")
+					lp = ends[1]; sub(/.*:/, "", lp)
+					rp = 0
+					if (ends[2] != "") { rp = ends[2]; sub(/.*:/, "", rp) }
+					if (state == "") state = "UNKNOWN"
+					print lp, rp, state, queue + 0
+				}
+				name = ""; state = ""; queue = 0
+			}
+			/^n/ { flush(); name = substr($0, 2) }
+			/^TST=/ { state = substr($0, 5) }
+			/^TQR=/ { queue = substr($0, 5) }
+			END { flush() }'
+	fi
+}
+
+# _os_proc_net PROTO [inode]: the kernel's socket table for PROTO (tcp or
+# udp, IPv4 and IPv6) as "LOCALPORT REMOTEPORT STATE RXQUEUE [INODE]".
+_os_proc_net() {
+	cat /proc/net/"$1" /proc/net/"$1"6 2>/dev/null | awk -v inode="${2:-}" '
+		function hex(s,  i, n) {
+			n = 0
+			for (i = 1; i <= length(s); i++)
+				n = n * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1
+			return n
+		}
+		BEGIN {
+			split("ESTABLISHED SYN_SENT SYN_RECV FIN_WAIT1 FIN_WAIT2 TIME_WAIT CLOSE CLOSE_WAIT LAST_ACK LISTEN CLOSING", names, " ")
+		}
+		$1 ~ /^[0-9]+:$/ {
+			n = split($2, l, ":"); split($3, r, ":"); split($5, q, ":")
+			line = hex(l[n]) " " hex(r[length(r)]) " " names[hex($4)] " " hex(q[2])
+			if (inode != "") line = line " " $10
+			print line
+		}'
+}
+
+# ----------------------------------------------------------- processes --
+
+# os_procs: every process as "PID PPID PGID STATE" (STATE one letter: R,
+# S, D, T, Z...).
+os_procs() {
+	if [ "$OS_MODE" = linux ]; then
+		# The command name in /proc/PID/stat may hold spaces and
+		# parentheses: cut at the last ") ".
+		cat /proc/[0-9]*/stat 2>/dev/null | awk '{
+			rest = $0
+			while ((i = index(rest, ") ")) > 0)
+				rest = substr(rest, i + 2)
+			split(rest, f, " ")
+			print $1, f[2], f[3], f[1]
+		}' || true
+	else
+		ps -A -o pid= -o ppid= -o pgid= -o stat= 2>/dev/null | awk '{ print $1, $2, $3, substr($4, 1, 1) }'
+	fi
+}
+
+# os_threads PID: how many threads process PID has (0 if it is gone).
+os_threads() {
+	if [ "$OS_MODE" = linux ]; then
+		local tasks
+		# shellcheck disable=SC2012 # the names are thread IDs
+		tasks=$(ls "/proc/$1/task" 2>/dev/null | wc -l)
+		echo $((tasks + 0))
+	else
+		local n
+		n=$(ps -o nlwp= -p "$1" 2>/dev/null | tr -d ' ')
+		case $n in
+		'' | *[!0-9]*)
+			# BSD ps (macOS) has no nlwp: one line per thread with -M.
+			n=$(ps -M -p "$1" 2>/dev/null | awk 'NR > 1' | wc -l)
+			;;
+		esac
+		echo $((n + 0))
+	fi
+}
+
+# os_cpu_ms PID: user + system CPU time of PID in milliseconds.  Sets
+# OS_CPU_RES_MS to the clock's resolution (ps may count whole seconds).
+os_cpu_ms() {
+	if [ "$OS_MODE" = linux ]; then
+		local ticks hz
+		hz=$(getconf CLK_TCK)
+		ticks=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+		OS_CPU_RES_MS=$(((1000 + hz - 1) / hz))
+		echo $((${ticks:-0} * 1000 / hz))
+	else
+		local time
+		time=$(ps -o time= -p "$1" 2>/dev/null | tr -d ' ')
+		# [[dd-]hh:]mm:ss[.ff]
+		case $time in
+		*.*) OS_CPU_RES_MS=10 ;;
+		*) OS_CPU_RES_MS=1000 ;;
+		esac
+		printf '%s\n' "$time" | awk -F'[-:]' '{
+			ms = 0
+			for (i = 1; i <= NF; i++) {
+				unit = (NF - i == 0) ? 1 : (NF - i == 1) ? 60 : (NF - i == 2) ? 3600 : 86400
+				ms += $i * unit * 1000
+			}
+			printf "%d\n", ms
+		}'
+	fi
+}
+
+# os_fd_count PID: how many file descriptors process PID has open.
+os_fd_count() {
+	if [ "$OS_MODE" = linux ]; then
+		local n
+		# shellcheck disable=SC2012 # the names are descriptor numbers
+		n=$(ls "/proc/$1/fd" 2>/dev/null | wc -l)
+		echo $((n + 0))
+	else
+		lsof -p "$1" -F f 2>/dev/null | grep -c '^f[0-9]' || true
+	fi
+}
+
+# os_sweep_candidates MARK PREFIX: processes (one PID a line) that are
+# surely programs under test: their environment holds MARK (Linux), or
+# their command line holds PREFIX (the folder of the lesson's programs).
+# Zombies are not listed.
+os_sweep_candidates() {
+	if [ "$OS_MODE" = linux ]; then
+		grep -laF -e "$1" -- /proc/[0-9]*/environ 2>/dev/null | sed 's|^/proc/\([0-9]*\)/.*|\1|'
+		grep -laF -e "$2" -- /proc/[0-9]*/cmdline 2>/dev/null | sed 's|^/proc/\([0-9]*\)/.*|\1|'
+		# A program that rewrote its command line and environment still
+		# runs its own executable.
+		# shellcheck disable=SC2012 # the names are /proc/PID/exe
+		ls -l /proc/[0-9]*/exe 2>/dev/null | awk -v p=" -> $2" '
+			{ i = index($0, p); if (i > 0) { s = substr($0, 1, i - 1); sub(/\/exe$/, "", s); sub(/.*\/proc\//, "", s); print s } }'
+		return 0
+	fi
+	ps -A -o pid= -o args= 2>/dev/null | awk -v p="$2" '{
+		pid = $1
+		sub(/^ *[0-9]+ /, "")
+		if (index($0, p) > 0) print pid
+	}'
+}
