@@ -16,7 +16,7 @@ NC       ?=
 BUILD    := build
 WERROR   := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -O1
 
-export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC
+export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC HOMEWORK LESSON CLASS
 
 .PHONY: help deps build peers skeletons grade grade-class test check bench demo slides clean
 
@@ -41,9 +41,18 @@ help:
 	@echo "  make deps               install the test tools (bats, netcat)"
 	@echo "  make clean              remove $(BUILD)/"
 
+# A copy checked out with Windows line endings (git's core.autocrlf=true
+# without our .gitattributes, or files saved by a Windows editor) cannot
+# run its scripts: say so, and how to fix it, before anything fails.
+CRLF_CHECK = if grep -q "$$(printf '\r')" tests/grade tools/deps tests/lib/harness.bash 2>/dev/null; then \
+	echo "socklab: this copy has Windows line endings (CRLF), which the shell cannot run. Fix it with:" >&2; \
+	echo "  git config core.autocrlf input && git rm -rq --cached . && git reset -q --hard" >&2; \
+	exit 2; fi
+
 # Checks for the test tools; installs them where it can, or stops and
 # names the command to run.
 deps:
+	@$(CRLF_CHECK)
 	@sh tools/deps
 
 build: peers
@@ -61,13 +70,14 @@ skeletons:
 	@tools/mkskel --sync
 
 grade: deps
-	@tests/grade -h "$(HOMEWORK)" $(if $(LESSON),-l "$(LESSON)")
+	@tests/grade -h "$$HOMEWORK" $${LESSON:+-l "$$LESSON"}
 
 grade-class: deps
-	@test -n "$(CLASS)" || { echo "usage: make grade-class CLASS=DIR" >&2; exit 2; }
-	@tools/grade-class "$(CLASS)" $(if $(LESSON),"$(LESSON)")
+	@test -n "$$CLASS" || { echo "usage: make grade-class CLASS=DIR" >&2; exit 2; }
+	@tools/grade-class "$$CLASS" $${LESSON:+"$$LESSON"}
 
 test:
+	@$(CRLF_CHECK)
 	@sh tools/deps test
 	@tests/check
 

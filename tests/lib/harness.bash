@@ -188,8 +188,8 @@ _harness_nc_identify() {
 	help=$("$cmd" -h 2>&1 || true)
 	case $help in
 	*Ncat*) NC_FLAVOUR=ncat ;;
-	# OpenBSD's, also as Apple ships it (its usage names -N, or -G conntimeout).
-	*OpenBSD* | *"-N"*"shutdown"* | *"conntimeout"*) NC_FLAVOUR=openbsd ;;
+	# (macOS's own nc is none of these: its -N takes a number.)
+	*OpenBSD* | *"-N"*"shutdown"*) NC_FLAVOUR=openbsd ;;
 	*"[v1.10"* | *"-q secs"*) NC_FLAVOUR=traditional ;;
 	*) return 1 ;;
 	esac
