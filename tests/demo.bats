@@ -28,6 +28,11 @@ teardown() {
 	harness_teardown
 }
 
+# connected PORT: a connection to local port PORT is established.
+connected() {
+	os_tcp_table | awk -v p="$1" '$1 == p && $3 == "ESTABLISHED" { found = 1 } END { exit !found }'
+}
+
 # demo_processes: the pids of every process of this test's demo: they
 # carry SOCKLAB_DEMO=$SOCK in their environment (Linux /proc only).
 demo_processes() {
@@ -106,7 +111,7 @@ assert_panes() {
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
 	# netcat's pane holds its command ready: Enter runs it.
 	tmux -L "$SOCK" send-keys -t "$(pane netcat)" Enter
-	wait_until 5 _harness_port_used tcp "$DEMO_PORT" 01 || fail "netcat did not connect"
+	wait_until 5 connected "$DEMO_PORT" || fail "netcat did not connect"
 	tmux -L "$SOCK" send-keys -t "$(pane netcat)" 'typed in the pane' Enter
 	wait_until 5 screen_has "$(pane server)" "Connected by" || fail "the server saw no client"
 	end_demo 01

@@ -621,11 +621,17 @@ _harness_ready_or_gone() {
 	fi
 	os_listening "$proto" "$port" && return 0
 	if [ -n "$pid" ] && [ "$proto" = tcp ]; then
-		ports=$(os_listen_ports "$pid" | tr '\n' ' ')
-		if [ -n "$ports" ]; then
-			HARNESS_ELSEWHERE=${ports% }
+		ports=" $(os_listen_ports "$pid" | tr '\n' ' ')"
+		# Read after the socket table: it may list the port by now.
+		case $ports in
+		*" $port "*) return 0 ;;
+		" ") ;;
+		*)
+			HARNESS_ELSEWHERE=${ports# }
+			HARNESS_ELSEWHERE=${HARNESS_ELSEWHERE% }
 			return 0
-		fi
+			;;
+		esac
 	fi
 	return 1
 }
