@@ -66,7 +66,7 @@ harness_setup() {
 	T=$BATS_TEST_TMPDIR
 	HARNESS_MARK=SOCKLAB_TEST_MARK=$$.$RANDOM$RANDOM
 	_harness_find_timeout
-	os_setup "${SOCKLAB_OSPROBE:-$HARNESS_PEERS/osprobe}" || _harness_error "bad SOCKLAB_OS"
+	os_setup "${SOCKLAB_OSPROBE:-$HARNESS_PEERS/osprobe}" 2> "$T/os.err" || _harness_error "$(cat "$T/os.err")"
 	[ -x "$OS_PROBE" ] || _harness_error "the test helper osprobe was not built ($OS_PROBE): run 'make peers'"
 	_harness_setup_jail
 	_harness_find_nc
@@ -615,10 +615,6 @@ wait_listening() {
 _harness_ready_or_gone() {
 	local proto=$1 port=$2 pid=${3:-} ports
 	[ -n "$pid" ] && gone "$pid" && return 0
-	if [ "$OS_MODE" = portable ] && [ "$OS_HAVE_LSOF" = 0 ] && [ -n "${SERVER_OUT:-}" ] &&
-		[ "$pid" = "${SERVER_PID:-}" ]; then
-		program_output "$SERVER_OUT" | grep -q "Listening on .*:$port\$" || return 1
-	fi
 	os_listening "$proto" "$port" && return 0
 	if [ -n "$pid" ] && [ "$proto" = tcp ]; then
 		ports=" $(os_listen_ports "$pid" | tr '\n' ' ')"

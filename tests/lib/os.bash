@@ -6,7 +6,7 @@
 # Two implementations:
 #   linux     the kernel's tables under /proc (fast, exact)
 #   portable  POSIX ps, lsof and tests/peers/osprobe (a C helper of ours):
-#             what macOS and WSL1 have
+#             what macOS has (WSL1 once lsof is installed)
 # SOCKLAB_OS=linux|portable chooses; the default is linux where /proc has
 # the socket tables, portable elsewhere.  `make test` runs the lesson
 # suites in both modes, so the portable path is proven on every run.
@@ -33,25 +33,16 @@ os_setup() {
 	esac
 	OS_HAVE_LSOF=0
 	command -v lsof > /dev/null 2>&1 && OS_HAVE_LSOF=1
+	if [ "$OS_MODE" = portable ] && [ "$OS_HAVE_LSOF" = 0 ]; then
+		echo "the portable OS layer needs lsof to see sockets: install it (make deps does)" >&2
+		return 1
+	fi
 	# Whether os_tcp_table lists connections still waiting in a listening
 	# socket's accept queue (the kernel's table does; lsof lists only
 	# sockets that a process holds).
 	OS_TCP_QUEUED_LISTED=0
 	[ "$OS_MODE" = linux ] && OS_TCP_QUEUED_LISTED=1
 	return 0
-}
-
-# os_why_unsupported WHAT: the reason a check cannot be made here, or
-# nothing (and false) when it can.  WHAT: tcp-table, accept-queue.
-os_why_unsupported() {
-	[ "$OS_MODE" = linux ] && return 1
-	case $1 in
-	tcp-table | accept-queue)
-		[ "$OS_HAVE_LSOF" = 1 ] && return 1
-		echo "needs lsof to see TCP connections (portable mode)"
-		;;
-	*) return 1 ;;
-	esac
 }
 
 # ---------------------------------------------------------------- time --
@@ -101,14 +92,10 @@ os_listening() {
 		local state=LISTEN
 		[ "$1" = udp ] && state=CLOSE
 		_os_proc_net "$1" | awk -v p="$2" -v s="$state" '$1 == p && $3 == s { found = 1 } END { exit !found }'
-	elif [ "$OS_HAVE_LSOF" = 1 ]; then
-		if [ "$1" = tcp ]; then
-			lsof -nP -iTCP:"$2" -sTCP:LISTEN > /dev/null 2>&1
-		else
-			lsof -nP -iUDP:"$2" > /dev/null 2>&1
-		fi
+	elif [ "$1" = tcp ]; then
+		lsof -nP -iTCP:"$2" -sTCP:LISTEN > /dev/null 2>&1
 	else
-		"$OS_PROBE" inuse "$1" "$2"
+		lsof -nP -iUDP:"$2" > /dev/null 2>&1
 	fi
 }
 
@@ -125,7 +112,7 @@ os_listen_ports() {
 		_os_proc_net tcp inode | awk -v list="$inodes" '
 			BEGIN { n = split(list, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
 			$3 == "LISTEN" && ($5 in want) { print $1 }' | sort -u
-	elif [ "$OS_HAVE_LSOF" = 1 ]; then
+	else
 		lsof -nP -a -g "$1" -iTCP -sTCP:LISTEN -Fn 2>/dev/null | sed -n 's/^n.*:\([0-9][0-9]*\)$/\1/p' | sort -u
 	fi
 }
@@ -137,7 +124,7 @@ os_listen_ports() {
 os_tcp_table() {
 	if [ "$OS_MODE" = linux ]; then
 		_os_proc_net tcp
-	elif [ "$OS_HAVE_LSOF" = 1 ]; then
+	else
 		# One record per (process, socket): keep each socket once.
 		lsof -nP -iTCP -F nT -T qs 2>/dev/null | awk '
 			function flush() {
