@@ -98,7 +98,12 @@ static int connect_port(int port, int type)
 /* SIGPIPE is ignored (see main), so a server that has gone gives EPIPE. */
 static int send_text(int fd, const char *text)
 {
-	return send(fd, text, strlen(text), 0) == (ssize_t)strlen(text) ? 0 : -1;
+	ssize_t n;
+
+	do
+		n = send(fd, text, strlen(text), 0);
+	while (n == -1 && errno == EINTR);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
 /*
@@ -114,6 +119,10 @@ static ssize_t recv_text(int fd, char *buf, size_t size, size_t want)
 
 		if (n == 0)
 			break;
+		/* With SO_RCVTIMEO, any signal ends recv() with EINTR, even one
+		 * that is ignored: a SIGCHLD from a handler's child, with musl. */
+		if (n == -1 && errno == EINTR)
+			continue;
 		if (n == -1)
 			return -1;
 		len += (size_t)n;
