@@ -29,9 +29,12 @@
 # and failure output that shows what was sent, what was expected and what
 # came back.
 #
-# The verdict: teardown appends "KEY<TAB>STATE<TAB>TEST NAME" to
+# The verdict: teardown appends "KEY<TAB>STATE<TAB>TEST NAME<TAB>REASON" to
 # SOCKLAB_VERDICTS, STATE one of PASS, SKIP, FAIL, TIMEOUT, CRASH SIGNAME,
-# BUILD ERROR, ERROR.  The programs under test never see the key (the jail
+# BUILD ERROR, ERROR.  REASON, for a failed test whose program did not
+# build, or exited before the test could talk to it, says so in words the
+# same for every test it costs ("echo_server exited with status 1 before it
+# listened"): the grader reports such tests together, once.  The programs under test never see the key (the jail
 # clears their environment), so nothing they print or write can pass for
 # a verdict.
 
@@ -58,6 +61,8 @@ harness_setup() {
 	HARNESS_BIN=${SOCKLAB_BIN:-$HARNESS_TOP/build/solutions}/$1
 	HARNESS_PEERS=${SOCKLAB_PEERS:-$HARNESS_TOP/build/peers}
 	HARNESS_STATE=
+	HARNESS_REASON=
+	HARNESS_LAST_EXIT=
 	HARNESS_PIDS=()
 	HARNESS_ERRS=()
 	HARNESS_NAMES=()
@@ -98,6 +103,8 @@ harness_teardown() {
 				2 | 9 | 15) ;;
 				*) _harness_state "CRASH SIG$(kill -l "$signo")" ;;
 				esac
+			elif [ "$status" -ne 0 ] && [ "${HARNESS_JAILED[$i]}" = 1 ]; then
+				HARNESS_LAST_EXIT=${HARNESS_LAST_EXIT:-"${HARNESS_NAMES[$i]} exited with status $status"}
 			fi
 		fi
 		# Anything left in the group (forked children) goes too.
@@ -109,6 +116,9 @@ harness_teardown() {
 		echo "-- the test ran out of its ${SOCKLAB_TEST_LIMIT:-30} s"
 	fi
 	if [ -z "${BATS_TEST_COMPLETED:-}" ]; then
+		# A program under test that failed on its own is a reason that other
+		# tests may share.
+		[ -z "${HARNESS_LAST_EXIT:-}" ] || _harness_reason "$HARNESS_LAST_EXIT"
 		for i in "${!HARNESS_ERRS[@]}"; do
 			if [ -s "${HARNESS_ERRS[$i]}" ]; then
 				echo "-- last lines of ${HARNESS_NAMES[$i]}'s stderr:"
@@ -131,17 +141,26 @@ _harness_state() {
 }
 
 _harness_verdict() {
-	local state
+	local state reason=
 	if [ -n "${BATS_TEST_SKIPPED:-}" ]; then
 		state=SKIP
 	elif [ -n "${BATS_TEST_COMPLETED:-}" ]; then
 		state=PASS
 	else
 		state=${HARNESS_STATE:-FAIL}
+		reason=$(printf '%s' "$HARNESS_REASON" | tr '\t\n' '  ' | _harness_printable | cut -c 1-200)
 	fi
 	[ -n "$HARNESS_VERDICTS" ] || return 0
-	printf '%s\t%s\t%s\n' "$HARNESS_KEY" "$state" "$BATS_TEST_DESCRIPTION" >> "$HARNESS_VERDICTS"
+	printf '%s\t%s\t%s\t%s\n' "$HARNESS_KEY" "$state" "$BATS_TEST_DESCRIPTION" "$reason" >> "$HARNESS_VERDICTS"
 }
+
+# _harness_reason TEXT: the first reason a test failed that other tests
+# may share (see the verdict above).
+_harness_reason() {
+	[ -n "$HARNESS_REASON" ] || HARNESS_REASON=$1
+}
+
+
 
 _harness_find_timeout() {
 	if command -v timeout >/dev/null 2>&1; then
@@ -376,6 +395,7 @@ need_prog() {
 	PROG=$HARNESS_BIN/$1
 	[ -x "$PROG" ] && return 0
 	_harness_state "BUILD ERROR"
+	_harness_reason "$1 did not compile"
 	if [ -s "$PROG.log" ]; then
 		echo "-- $1 did not compile:"
 		head -c 4096 "$PROG.log" | head -n 15 | _harness_printable | sed 's/^/   | /'
@@ -393,10 +413,15 @@ need_peer() {
 # CMD's; 124 (or 137) means it ran out of time, 128+N a signal N.  A
 # program under test runs in the jail.
 bounded() {
-	local secs=$1
+	local secs=$1 code=0
 	shift
 	_harness_command "$@"
-	"$HARNESS_TIMEOUT" --foreground -k 1 "$secs" "${HARNESS_CMD[@]}" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+	"$HARNESS_TIMEOUT" --foreground -k 1 "$secs" "${HARNESS_CMD[@]}" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- || code=$?
+	# A program under test that failed: a reason other tests may share.
+	if [ "$code" -ne 0 ] && [ "$HARNESS_CMD_JAILED" = 1 ] && [ -z "${HARNESS_LAST_EXIT:-}" ]; then
+		HARNESS_LAST_EXIT="${1##*/} exited with status $code"
+	fi
+	return "$code"
 }
 
 # run_prog SECS NAME ARGS...: run a lesson program with a time limit, its
@@ -538,6 +563,11 @@ start_server_reporting() {
 	SERVER_OUT=$PROCESS_OUT
 	SERVER_ERR=$PROCESS_ERR
 	wait_for_line "$SERVER_OUT" '^Listening on 127\.0\.0\.1:[0-9]+$' 5 "$SERVER_PID" || {
+		if gone "$SERVER_PID"; then
+			SERVER_PORT=0
+			_harness_server_failed "$name" "$proto"
+			return 1
+		fi
 		echo "-- stdout: '$(escape_bytes < "$SERVER_OUT")'" >&2
 		fail "no line 'Listening on 127.0.0.1:PORT' within 5 s"
 		return 1
@@ -566,10 +596,12 @@ _harness_server_failed() {
 	wait "$SERVER_PID" 2>/dev/null || status=$?
 	if [ "$status" -gt 128 ]; then
 		_harness_state "CRASH SIG$(kill -l $((status - 128)))"
+		_harness_reason "$name was killed by SIG$(kill -l $((status - 128))) before it listened"
 		fail "$name was killed by SIG$(kill -l $((status - 128))) before it listened"
 		return 1
 	fi
 	[ "$status" -ne 125 ] || _harness_error "the jail could not start $name"
+	_harness_reason "$name exited with status $status before it listened"
 	fail "$name exited with status $status before it listened on $proto port $SERVER_PORT"
 }
 
@@ -805,7 +837,9 @@ assert_same_bytes() {
 		[ -n "$sent" ] && describe_file sent "$sent"
 		describe_file expected "$expected"
 		describe_file got "$got"
-		if [ -z "$offset" ]; then
+		if [ "$size_g" -eq 0 ]; then
+			: # nothing came back: the two lines above say it all
+		elif [ -z "$offset" ]; then
 			if [ "$size_g" -lt "$size_e" ]; then
 				echo "   got is the first $size_g bytes of expected: $((size_e - size_g)) bytes are missing"
 			else
@@ -815,8 +849,10 @@ assert_same_bytes() {
 		else
 			echo "   first difference at byte $offset (counting from 1):"
 		fi
-		printf "     expected: '%s'\n" "$(tail -c +"$offset" "$expected" | escape_bytes 24)"
-		printf "     got:      '%s'\n" "$(tail -c +"$offset" "$got" | escape_bytes 24)"
+		if [ "$size_g" -gt 0 ]; then
+			printf "     expected: '%s'\n" "$(tail -c +"$offset" "$expected" | escape_bytes 24)"
+			printf "     got:      '%s'\n" "$(tail -c +"$offset" "$got" | escape_bytes 24)"
+		fi
 	} | fail
 }
 
