@@ -28,9 +28,9 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 @test "server welcomes newcomers as guest1, guest2, ... and tells the others who joined" {
 	start_server chat_server 127.0.0.1 @PORT
 	chat_join a
-	assert_equal "$(program_output "$(chat_out a)" 200 | head -n 1)" "* Welcome, guest1$WELCOME_TAIL"
+	chat_assert_first a "* Welcome, guest1$WELCOME_TAIL"
 	chat_join b
-	assert_equal "$(program_output "$(chat_out b)" 200 | head -n 1)" "* Welcome, guest2$WELCOME_TAIL"
+	chat_assert_first b "* Welcome, guest2$WELCOME_TAIL"
 	chat_wait a '^\* guest2 joined$' || fail "guest1 was not told '* guest2 joined'"
 	chat_join c
 	chat_wait a '^\* guest3 joined$' || fail "guest1 was not told '* guest3 joined'"
@@ -50,8 +50,8 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 	chat_say a 'Hello, everyone!'
 	chat_wait b '^<guest1> ' || fail "guest2 did not get guest1's message"
 	chat_wait c '^<guest1> ' || fail "guest3 did not get guest1's message"
-	chat_assert_line b '<guest1> Hello, everyone!'
-	chat_assert_line c '<guest1> Hello, everyone!'
+	chat_assert_line b '<guest1> Hello, everyone!' "guest1 sent 'Hello, everyone!\\n'"
+	chat_assert_line c '<guest1> Hello, everyone!' "guest1 sent 'Hello, everyone!\\n'"
 	chat_say c 'and hello back'
 	chat_wait a '^<guest3> and hello back$' || fail "guest1 did not get guest3's message"
 	chat_wait b '^<guest3> and hello back$' || fail "guest2 did not get guest3's message"
@@ -64,11 +64,12 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 	start_server chat_server 127.0.0.1 @PORT
 	chat_join a
 	chat_join b
-	chat_write a $'telnet says hi\r\n/nick telnet\r\n'
+	printf 'telnet says hi\r\n/nick telnet\r\n' > "$T/sent"
+	chat_send_file a "$T/sent"
 	chat_wait b '^\* guest1 is now ' || fail "guest1's '/nick telnet' followed by CRLF did not work"
 	chat_sync b
 	printf '* Welcome, guest2%s\n<guest1> telnet says hi\n* guest1 is now telnet\n' "$WELCOME_TAIL" > "$T/expected"
-	chat_assert_received b "$T/expected"
+	chat_assert_received b "$T/expected" "$T/sent"
 }
 
 # bats test_tags=points:3
@@ -78,10 +79,11 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 	need_peer chat_peer
 	# Each piece waits until the server has read the one before.
 	run bounded 10 "$PEER" pieces 127.0.0.1 "$SERVER_PORT" 'Hel' 'lo, wor' $'ld!\n'
-	assert_equal "$status" 0
+	chat_expect_run \
+		"chat_peer (guest2) sent 'Hel', 'lo, wor', 'ld!\\n', each once the server had read the one before, then /who, whose reply it must get"
 	chat_sync a
-	assert_equal "$(chat_count a '^<guest2> ')" 1
-	chat_assert_line a '<guest2> Hello, world!'
+	chat_assert_count a '^<guest2> ' 1 "guest2 sent one line, 'Hello, world!\\n', in 3 pieces: it must arrive once, whole"
+	chat_assert_line a '<guest2> Hello, world!' "guest2 sent 'Hel', 'lo, wor', 'ld!\\n'"
 }
 
 # bats test_tags=points:3
@@ -89,12 +91,14 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 	start_server chat_server 127.0.0.1 @PORT
 	chat_join a
 	need_peer chat_peer
+	printf 'one\ntwo\n\nthree\n' > "$T/sent"
 	run bounded 10 "$PEER" pieces 127.0.0.1 "$SERVER_PORT" $'one\ntwo\n\nthree\n'
-	assert_equal "$status" 0
+	chat_expect_run \
+		"chat_peer (guest2) sent 'one\\ntwo\\n\\nthree\\n' in one send(), then /who, whose reply it must get"
 	chat_sync a
 	program_output "$(chat_out a)" | LC_ALL=C grep -av '^\* ' > "$T/got" || true
 	printf '<guest2> one\n<guest2> two\n<guest2> three\n' > "$T/expected"
-	assert_same_bytes "$T/expected" "$T/got"
+	assert_same_bytes "$T/expected" "$T/got" "$T/sent"
 }
 
 # bats test_tags=points:3
@@ -105,10 +109,10 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 	longest=$(printf '%1024s' '' | tr ' ' x)
 	chat_say a "$longest" "y$longest" "$(printf '%5000s' '' | tr ' ' z)" 'still here'
 	chat_wait b '^<guest1> still here$' || fail "guest1's next line after the long ones did not arrive"
-	chat_assert_line b "<guest1> $longest"
+	chat_assert_line b "<guest1> $longest" "guest1 sent a line of exactly 1024 bytes, then longer ones"
 	chat_refute_line b '(^|> )[yz]' "a line longer than 1024 bytes must not be sent on, not even in part"
 	chat_sync a
-	assert_equal "$(chat_count a '^! line too long$')" 2
+	chat_assert_count a '^! line too long$' 2 "guest1 sent lines of 1024, 1025 and 5000 bytes: one '! line too long' for each of the last two"
 }
 
 # bats test_tags=points:2
@@ -149,7 +153,8 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 	chat_say a '/nick' '/nick ' '/nick two words' '/nick seventeen_chars_x' '/nick dot.ted' $'/nick caf\xc3\xa9'
 	chat_say a '/nick Ab_cd-0123456789'
 	chat_wait a '^\* guest1 is now ' || fail "'/nick Ab_cd-0123456789' (16 characters) was not accepted"
-	assert_equal "$(chat_count a "^$INVALID_NICK\$")" 6
+	chat_assert_count a "^$INVALID_NICK\$" 6 \
+		"guest1 sent $(chat_escape '/nick' '/nick ' '/nick two words' '/nick seventeen_chars_x' '/nick dot.ted' $'/nick caf\xc3\xa9'): each must get '$INVALID_NICK'"
 	chat_sync b
 	printf '* Welcome, guest2%s\n* guest1 is now Ab_cd-0123456789\n' "$WELCOME_TAIL" > "$T/expected"
 	chat_assert_received b "$T/expected"
@@ -178,14 +183,14 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 	chat_say b '/nick bob'
 	chat_wait a '^\* guest2 is now bob$' || fail "'/nick bob' did not work"
 	chat_sync a
-	chat_assert_line a '* online: guest1, bob, guest3'
+	chat_assert_line a '* online: guest1, bob, guest3' "guest1, guest2 and guest3 joined, guest2 became bob, then guest1 sent /who"
 	# The first to join leaves, so a server that reuses its slot (or its
 	# descriptor's place) for the next newcomer lists the order wrong.
 	chat_say a '/quit'
 	chat_wait b '^\* guest1 left$' || fail "guest1's /quit was not announced"
 	chat_join d
 	chat_sync b
-	chat_assert_line b '* online: bob, guest3, guest4'
+	chat_assert_line b '* online: bob, guest3, guest4' "then guest1 sent /quit, guest4 joined, and bob sent /who"
 }
 
 # bats test_tags=points:3
@@ -198,7 +203,8 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 	chat_say a '/quit'
 	chat_wait b '^\* guest1 left$' || fail "the others were not told '* guest1 left'"
 	chat_wait c '^\* guest1 left$' || fail "the others were not told '* guest1 left'"
-	chat_wait_established 2 || fail "the server did not close the connection after /quit"
+	chat_wait_established 2 ||
+		fail "the server did not close the connection after /quit: $(chat_established "$SERVER_PORT") connections are open, expected 2"
 }
 
 # bats test_tags=points:3
@@ -210,9 +216,10 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 	kill "$(chat_pid b)"
 	chat_wait a '^\* guest2 left$' || fail "the others were not told '* guest2 left'"
 	chat_wait c '^\* guest2 left$' || fail "the others were not told '* guest2 left'"
-	chat_wait_established 2 || fail "the server kept the closed connection open"
+	chat_wait_established 2 ||
+		fail "the server kept the closed connection open: $(chat_established "$SERVER_PORT") connections are open, expected 2"
 	chat_sync a
-	chat_assert_line a '* online: guest1, guest3'
+	chat_assert_line a '* online: guest1, guest3' "guest2's connection closed, then guest1 sent /who"
 }
 
 # bats test_tags=points:2
@@ -222,7 +229,7 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 	chat_join b
 	chat_say a '/dance with me'
 	chat_wait a '^! unknown command' || fail "no '! unknown command: /dance' for '/dance with me'"
-	chat_assert_line a '! unknown command: /dance'
+	chat_assert_line a '! unknown command: /dance' "guest1 sent '/dance with me': the command is the line up to its first space"
 	chat_sync b
 	chat_refute_line b 'dance' "an unknown command is not a message"
 }
@@ -271,8 +278,9 @@ lines() {
 	chat_send_file talk "$T/lines"
 	chat_wait watch '^<guest3> z' 200 5 || fail "200 lines of 1000 bytes did not all reach guest1"
 	chat_sync watch
-	chat_assert_line watch '* guest2 left'
-	chat_wait_established 2 || fail "the server did not close the connection of the client that does not read"
+	chat_assert_line watch '* guest2 left' "guest2 read nothing while guest3 sent 200 lines of 1000 bytes: over 64 KiB waited for it"
+	chat_wait_established 2 ||
+		fail "the server did not close the connection of the client that does not read: $(chat_established "$SERVER_PORT") connections are open, expected 2"
 }
 
 # bats test_tags=points:3
@@ -288,7 +296,7 @@ lines() {
 	chat_refute_line watch '^\* guest2 left' "a client with less than 64 KiB waiting must not be dropped"
 	printf 'read now\n' >&"$MUTE_FD"
 	wait_for_lines "$MUTE_OUT" '^<guest3> z' 72 5 ||
-		fail "the slow client got $(grep -c '^<guest3> z' "$MUTE_OUT") of the 72 lines once it read"
+		fail "the slow client got $(program_output "$MUTE_OUT" 1048576 | grep -c '^<guest3> z') of the 72 lines once it read"
 }
 
 # bats test_tags=points:5
@@ -296,8 +304,8 @@ lines() {
 	start_server chat_server 127.0.0.1 @PORT
 	need_peer chat_load
 	run bounded 15 "$PEER" -c 200 -s 200 -m 2 -t 10 127.0.0.1 "$SERVER_PORT"
-	echo "-- chat_load: $output"
-	assert_equal "$status" 0
+	chat_expect_run \
+		"chat_load connected 200 clients at once, and each sent 2 lines: every client must get each line of the others exactly once, in order, and none of its own"
 }
 
 # bats test_tags=points:3
@@ -305,8 +313,8 @@ lines() {
 	chat_start_limited 64 -
 	need_peer chat_load
 	run bounded 15 "$PEER" -c 200 -s 5 -m 2 -t 5 127.0.0.1 "$SERVER_PORT"
-	echo "-- chat_load: $output"
-	assert_equal "$status" 0
+	chat_expect_run \
+		"chat_load connected 200 clients to a server started with a soft limit of 64 open files, and 5 of them sent 2 lines: each client must be welcomed and get every line"
 }
 
 # bats test_tags=points:3
@@ -323,7 +331,8 @@ lines() {
 	kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died when it ran out of file descriptors"
 	cpu_ms=$(($(os_cpu_ms "$(prog_pid "$SERVER_PID")") - cpu))
 	wall_ms=$(($(os_now_ms) - start))
-	assert_equal "$status" 0
+	chat_expect_run \
+		"chat_load tried 40 clients against a server limited to 32 open files (those refused are left out), and 2 of those let in sent 3 lines: each client let in must get every line"
 	greeted=$(printf '%s\n' "$output" | sed -n 's/.* greeted=\([0-9]*\).*/\1/p')
 	[ "${greeted:-0}" -ge 10 ] || fail "only ${greeted:-0} of 40 clients were welcomed"
 	[ $((cpu_ms - OS_CPU_RES_MS)) -lt $((wall_ms / 4)) ] ||
@@ -382,13 +391,11 @@ cpu_window_ms() {
 	chat_join a
 	chat_join b
 	stop_server TERM
-	[ "$SERVER_STATUS" -ne 124 ] || fail "still running 3 s after SIGTERM"
-	assert_equal "$SERVER_STATUS" 0
+	chat_expect_server_exit TERM "with 2 clients connected"
 	start_server chat_server 127.0.0.1 @PORT
 	chat_join c
 	stop_server INT
-	[ "$SERVER_STATUS" -ne 124 ] || fail "still running 3 s after SIGINT"
-	assert_equal "$SERVER_STATUS" 0
+	chat_expect_server_exit INT "with 1 client connected"
 }
 
 # bats test_tags=points:1
@@ -396,8 +403,8 @@ cpu_window_ms() {
 	start_server chat_server 127.0.0.1 @PORT
 	wait_for_line "$SERVER_OUT" '^Listening on ' 2 ||
 		fail "no 'Listening on' line on stdout while the server runs (fflush(stdout)?)"
-	run cat "$SERVER_OUT"
-	assert_line "Listening on 127.0.0.1:$SERVER_PORT"
+	program_output "$SERVER_OUT" | LC_ALL=C grep -Faxq "Listening on 127.0.0.1:$SERVER_PORT" ||
+		fail "started as 'chat_server 127.0.0.1 $SERVER_PORT', the server must print the line 'Listening on 127.0.0.1:$SERVER_PORT'; its stdout: '$(program_output "$SERVER_OUT" | escape_bytes 200)'"
 }
 
 # bats test_tags=points:2
@@ -416,15 +423,13 @@ cpu_window_ms() {
 @test "server fails with a clear message and exit 1 when the port is taken" {
 	start_server chat_server 127.0.0.1 @PORT
 	run_prog 5 chat_server 127.0.0.1 "$SERVER_PORT"
-	assert_equal "$status" 1
-	assert_regex "$stderr" "^chat_server: .*$(errno_regex EADDRINUSE)"
+	chat_expect_exit 1 "^chat_server: .*$(errno_regex EADDRINUSE)" "chat_server 127.0.0.1 $SERVER_PORT (a port in use)"
 }
 
 # bats test_tags=points:1
 @test "server rejects bad usage with exit 2" {
 	run_prog 5 chat_server 127.0.0.1 1 extra
-	assert_equal "$status" 2
-	assert_regex "$stderr" '^usage: chat_server'
+	chat_expect_exit 2 '^usage: chat_server' "chat_server 127.0.0.1 1 extra"
 }
 
 # ------------------------------------------------------------- client --
@@ -452,7 +457,7 @@ start_client() {
 	wait_for_size "$NC_OUT" 18 3 "$CLIENT_PID" || true
 	printf 'hello\nsecond line\n' > "$T/expected"
 	cp "$NC_OUT" "$T/got"
-	assert_same_bytes "$T/expected" "$T/got"
+	assert_same_bytes "$T/expected" "$T/got" "$T/expected"
 }
 
 # bats test_tags=points:5
@@ -488,8 +493,11 @@ start_client() {
 	chat_poll 3 gone "$CLIENT_PID" || fail "the client still runs 3 s after the server closed"
 	status=0
 	wait "$CLIENT_PID" || status=$?
-	assert_equal "$status" 0
-	grep -qi 'closed' "$CLIENT_ERR" || fail "the client did not say on stderr that the server closed the connection"
+	stderr=$(program_output "$CLIENT_ERR" | tr -d '\000')
+	[ "$status" -eq 0 ] ||
+		fail "the client exited with status $status after the server closed, expected 0; its stderr: '$(printf '%s' "$stderr" | escape_bytes 200)'"
+	printf '%s\n' "$stderr" | grep -qi 'closed' ||
+		fail "the client did not say on stderr that the server closed the connection (expected a line such as 'chat_client: the server closed the connection'); its stderr: '$(printf '%s' "$stderr" | escape_bytes 200)'"
 }
 
 # bats test_tags=points:3
@@ -503,7 +511,7 @@ start_client() {
 	# The input ends without a newline: the client ends the line itself.
 	printf 'last words' > "$T/typed"
 	run_prog 5 chat_client 127.0.0.1 "$port" < "$T/typed"
-	assert_equal "$status" 0
+	chat_expect_exit 0 '' "chat_client 127.0.0.1 PORT < a file holding 'last words' (the peer replies once the client half-closes, then closes)"
 	assert_text_equal 'a late reply' "$output" "what the client printed after the end of its input"
 	printf 'PORT %s\nlast words\n' "$port" > "$T/expected"
 	assert_same_bytes "$T/expected" "$PEER_OUT"
@@ -513,16 +521,13 @@ start_client() {
 @test "client reports a refused connection and exits 1" {
 	port=$(free_port tcp)
 	run_prog 5 chat_client 127.0.0.1 "$port" < /dev/null
-	assert_equal "$status" 1
-	assert_regex "$stderr" "^chat_client: .*$(errno_regex ECONNREFUSED)"
+	chat_expect_exit 1 "^chat_client: .*$(errno_regex ECONNREFUSED)" "chat_client 127.0.0.1 $port (nothing listens there)"
 }
 
 # bats test_tags=points:1
 @test "client rejects bad usage with exit 2" {
 	run_prog 5 chat_client -x < /dev/null
-	assert_equal "$status" 2
-	assert_regex "$stderr" 'usage: chat_client'
+	chat_expect_exit 2 'usage: chat_client' "chat_client -x"
 	run_prog 5 chat_client localhost 1 extra < /dev/null
-	assert_equal "$status" 2
-	assert_regex "$stderr" '^usage: chat_client'
+	chat_expect_exit 2 '^usage: chat_client' "chat_client localhost 1 extra"
 }

@@ -62,12 +62,23 @@ chat_count() {
 	program_output "$(chat_out "$1")" 1048576 | LC_ALL=C grep -Eac -- "$2" || true
 }
 
-# chat_show LABEL: what the client LABEL received, escaped, for a failure.
+# chat_show LABEL [MAX]: what the client LABEL received, escaped (at most
+# MAX bytes, default 400), for a failure.
 chat_show() {
 	local file
 	file=$(chat_out "$1")
 	printf "   %s (%s) received %s bytes: '%s'\n" "$1" "$(chat_var NAME "$1")" \
-		"$(file_size "$file")" "$(escape_bytes 400 < "$file")"
+		"$(file_size "$file")" "$(escape_bytes "${2:-400}" < "$file")"
+}
+
+# chat_escape TEXT...: each TEXT escaped, quoted, joined with ", ": what a
+# test sent, for a failure.
+chat_escape() {
+	local text sep=
+	for text in "$@"; do
+		printf "%s'%s'" "$sep" "$(printf '%s' "$text" | escape_bytes 60)"
+		sep=', '
+	done
 }
 
 # wait_for_lines FILE REGEX COUNT SECS: wait until COUNT lines of FILE (of
@@ -146,11 +157,13 @@ chat_sync() {
 		fail "client $1 got no reply '* online: ...' to /who"
 }
 
-# chat_assert_line LABEL LINE: the client LABEL received exactly LINE.
+# chat_assert_line LABEL LINE [WHY]: the client LABEL received exactly
+# LINE; WHY says what was sent, for a failure.
 chat_assert_line() {
 	program_output "$(chat_out "$1")" 1048576 | LC_ALL=C grep -Faxq -- "$2" && return 0
 	{
 		echo "-- $1 did not receive the line: '$(printf '%s' "$2" | escape_bytes 200)'"
+		[ -n "${3:-}" ] && echo "   ($3)"
 		chat_show "$1"
 	} | fail
 }
@@ -167,12 +180,86 @@ chat_refute_line() {
 	} | fail
 }
 
-# chat_assert_received LABEL EXPECTED-FILE: the client LABEL received
-# exactly the bytes of EXPECTED-FILE (after a chat_sync, the /who reply
-# excluded).
+# chat_assert_received LABEL EXPECTED-FILE [SENT-FILE]: the client LABEL
+# received exactly the bytes of EXPECTED-FILE (after a chat_sync, the /who
+# reply excluded); SENT-FILE is what the test sent, for a failure.
 chat_assert_received() {
 	program_output "$(chat_out "$1")" 1048576 | LC_ALL=C grep -av '^\* online: ' > "$T/$1.got" || true
-	assert_same_bytes "$2" "$T/$1.got"
+	assert_same_bytes "$2" "$T/$1.got" ${3:+"$3"}
+}
+
+# chat_assert_first LABEL LINE: the first line the client LABEL received is
+# exactly LINE.
+chat_assert_first() {
+	local first
+	first=$(program_output "$(chat_out "$1")" 4096 | head -n 1 | tr -d '\000')
+	[ "$first" = "$2" ] && return 0
+	{
+		echo "-- the first line $1 received is not as expected"
+		printf "   expected: '%s'\n" "$(printf '%s' "$2" | escape_bytes 200)"
+		printf "   got:      '%s'\n" "$(printf '%s' "$first" | escape_bytes 200)"
+		chat_show "$1"
+	} | fail
+}
+
+# chat_assert_count LABEL REGEX N WHY: exactly N lines that the client LABEL
+# received match REGEX; WHY says what was sent, and why N.
+chat_assert_count() {
+	local got
+	got=$(chat_count "$1" "$2")
+	[ "$got" -eq "$3" ] && return 0
+	{
+		echo "-- $1 received $got line(s) matching '$2', expected $3"
+		echo "   ($4)"
+		chat_show "$1" 800
+	} | fail
+}
+
+# chat_expect_run WHAT: after `run bounded SECS "$PEER" ...`, fail unless
+# the peer exited 0.  WHAT says what it did and what it needed; its output
+# (standard error included) is shown.
+# shellcheck disable=SC2154 # status and output: set by bats' run
+chat_expect_run() {
+	[ "$status" -eq 0 ] && return 0
+	{
+		echo "-- $1"
+		case $status in
+		124 | 137) echo "   it did not finish in time (exit status $status)" ;;
+		*) echo "   it failed (exit status $status)" ;;
+		esac
+		printf "   it printed: '%s'\n" "$(printf '%s' "$output" | escape_bytes 400)"
+	} | fail
+}
+
+# chat_expect_exit CODE REGEX RAN: after run_prog, fail unless the program
+# exited with CODE and its standard error matches REGEX (an ERE matched
+# against the whole text, so ^ is its start; '' matches anything).  RAN is
+# the command run.
+chat_expect_exit() {
+	local regex=$2
+	if [ "$status" -eq "$1" ]; then
+		[ -z "$regex" ] && return 0
+		[[ ${stderr:-} =~ $regex ]] && return 0
+	fi
+	{
+		echo "-- ran: $3"
+		echo "   expected: exit status $1${regex:+, and standard error matching: $regex}"
+		echo "   got:      exit status $status"
+		printf "   stdout: '%s'\n" "$(printf '%s' "${output:-}" | escape_bytes 200)"
+		printf "   stderr: '%s'\n" "$(printf '%s' "${stderr:-}" | escape_bytes 200)"
+	} | fail
+}
+
+# chat_expect_server_exit SIG WHEN: after stop_server SIG, fail unless the
+# server exited 0; WHEN says what was connected.
+chat_expect_server_exit() {
+	[ "$SERVER_STATUS" -ne 124 ] || fail "still running 3 s after SIG$1, $2: the signal must wake poll() (the self-pipe) and end the loop"
+	[ "$SERVER_STATUS" -eq 0 ] && return 0
+	if [ "$SERVER_STATUS" -gt 128 ]; then
+		fail "killed by SIG$(kill -l $((SERVER_STATUS - 128))) after SIG$1, $2: expected exit status 0 (catch SIGINT and SIGTERM with sigaction(2))"
+	else
+		fail "exit status $SERVER_STATUS after SIG$1, $2: expected 0"
+	fi
 }
 
 # chat_established PORT: how many connections to local port PORT a server
