@@ -517,6 +517,51 @@ start_client() {
 	assert_same_bytes "$T/expected" "$PEER_OUT"
 }
 
+# bats test_tags=points:3
+@test "client half-closes when its input is a pipe that closes later" {
+	# The same as above, but standard input is a pipe (a FIFO the test
+	# holds open on a descriptor of its own) that ends only after a line
+	# has gone through.  For a pipe whose writer has closed, poll() reports
+	# POLLHUP, not POLLIN: a file, as above, always reports POLLIN.
+	need_peer chat_peer
+	start_process peer "$PEER" late 127.0.0.1
+	PEER_PID=$PROCESS_PID
+	PEER_OUT=$PROCESS_OUT
+	wait_for_line "$PEER_OUT" '^PORT [0-9]+$' 5 || fail "the test peer did not start"
+	port=$(sed -n 's/^PORT //p' "$PEER_OUT")
+	mkfifo "$T/typed"
+	chat_open_fifo "$T/typed"
+	typed_fd=$CHAT_FD
+	need_prog chat_client
+	PROCESS_IN=$T/typed start_process chat_client "$PROG" 127.0.0.1 "$port"
+	CLIENT_PID=$PROCESS_PID
+	CLIENT_OUT=$PROCESS_OUT
+	CLIENT_ERR=$PROCESS_ERR
+	printf 'first line\n' > "$T/sent"
+	printf 'PORT %s\nfirst line\n' "$port" > "$T/expected"
+	cat "$T/sent" >&"$typed_fd"
+	wait_for_size "$PEER_OUT" "$(file_size "$T/expected")" 3 "$CLIENT_PID" ||
+		fail "the line typed, 'first line\\n', did not reach the server within 3 s; it got: '$(escape_bytes < "$PEER_OUT")'"
+	# The test held the pipe's only writer: closing it ends the input.
+	cpu=$(os_cpu_ms "$(prog_pid "$CLIENT_PID")")
+	eval "exec $typed_fd>&-"
+	if ! wait_until 3 gone "$PEER_PID"; then
+		cpu=$(($(os_cpu_ms "$(prog_pid "$CLIENT_PID")") - cpu))
+		# Stopped first, so that it does not see the peer stop in teardown.
+		kill -TERM -- "-$CLIENT_PID" 2>/dev/null || true
+		fail "3 s after its standard input, a pipe, ended, the client had not half-closed: the server never saw the end of its input (the client used $cpu ms of CPU meanwhile)"
+	fi
+	chat_poll 3 gone "$CLIENT_PID" || fail "the client still runs 3 s after the server closed"
+	status=0
+	wait "$CLIENT_PID" || status=$?
+	[ "$status" -eq 0 ] ||
+		fail "the client exited with status $status after the server closed, expected 0; its stderr: '$(program_output "$CLIENT_ERR" | escape_bytes 200)'"
+	printf 'a late reply\n' > "$T/reply"
+	program_output "$CLIENT_OUT" > "$T/got"
+	assert_same_bytes "$T/reply" "$T/got"
+	assert_same_bytes "$T/expected" "$PEER_OUT" "$T/sent"
+}
+
 # bats test_tags=points:1
 @test "client reports a refused connection and exits 1" {
 	port=$(free_port tcp)

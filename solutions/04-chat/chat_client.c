@@ -16,9 +16,10 @@
  *      address that accepts (IPv4 or IPv6); make the socket non-blocking.
  *   2. With -n, put "/nick NICK\n" in the outgoing buffer.
  *   3. poll() standard input and the socket together:
- *        - standard input readable (and the outgoing buffer empty): read
+ *        - standard input ready (and the outgoing buffer empty): read
  *          a piece into the outgoing buffer; at its end, half-close once
- *          everything is sent (shutdown(SHUT_WR));
+ *          everything is sent (shutdown(SHUT_WR)).  Ready is any revents:
+ *          a pipe whose writer has closed reports POLLHUP, not POLLIN;
  *        - socket writable (and something to send): send what it takes;
  *        - socket readable: copy what arrives to standard output; recv()
  *          returning 0 means the server closed: stop.
@@ -209,6 +210,8 @@ static int chat_loop(int fd, struct outgoing *out)
 			fprintf(stderr, "%s: poll: %s\n", prog, strerror(errno));
 			return -1;
 		}
+		/* Any event, not only POLLIN: a pipe whose writer has closed
+		 * reports POLLHUP alone, and read() then returns 0. */
 		if (fds[1].revents != 0) {
 			int more = read_input(out);
 
