@@ -85,10 +85,9 @@ static int write_all(int fd, const char *buf, size_t len)
 static int open_connection(const char *host, const char *port)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: as in lesson 01: getaddrinfo(3) with SOCK_STREAM, then for
-	//:  * each address socket(2) and connect(2).  Return the first connected
-	//:  * socket; if none works print
-	//:  * "chat_client: connect to HOST:PORT: reason" and return -1. */
+	//: /* TODO: lesson 01's: connect to the first address of HOST and PORT
+	//:  * that accepts; if none does, print "chat_client: connect to
+	//:  * HOST:PORT: reason" and return -1.  See getaddrinfo(3), connect(2). */
 	//: (void)host;
 	//: (void)port;
 	//: fprintf(stderr, "%s: open_connection: not implemented yet\n", prog);
@@ -160,17 +159,9 @@ static int read_input(struct outgoing *out)
 static int chat_loop(int fd, struct outgoing *out)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: make FD non-blocking (fcntl(2), O_NONBLOCK).  Then loop on
-	//:  * poll(2) with two entries: the socket (POLLIN, plus POLLOUT while
-	//:  * out->sent < out->len), and standard input (POLLIN), but only while
-	//:  * it is open and OUT is all sent: give it fd -1 otherwise.
-	//:  * - stdin ready: read_input(out); when it returns 0, stdin is at its
-	//:  *   end: once OUT is all sent, shutdown(2) FD with SHUT_WR.
-	//:  * - POLLOUT: send(2) what you can; EAGAIN is not an error.
-	//:  * - POLLIN, POLLHUP or POLLERR: recv(2) and write_all() it to
-	//:  *   standard output; 0 means the server closed: print
-	//:  *   "chat_client: the server closed the connection" on stderr and
-	//:  *   return 0. */
+	//: /* TODO: step 3 of the header comment, FD non-blocking: return 0 when
+	//:  * the server closes, saying so on stderr.  Read stdin on any revents:
+	//:  * a pipe's end is POLLHUP, not POLLIN.  See poll(2), shutdown(2). */
 	//: (void)fd;
 	//: (void)out;
 	//: (void)write_all;

@@ -125,10 +125,9 @@ static volatile sig_atomic_t stop_requested;
 static int raise_open_file_limit(void)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: read the limits with getrlimit(2) (RLIMIT_NOFILE).  The
-	//:  * target is the hard limit rlim_max, but at most MAX_OPEN_FILES
-	//:  * (rlim_max may be RLIM_INFINITY).  If the soft limit rlim_cur is
-	//:  * below the target, set it to the target with setrlimit(2). */
+	//: /* TODO: raise the soft RLIMIT_NOFILE to the hard limit, but to no
+	//:  * more than MAX_OPEN_FILES (the hard one may be RLIM_INFINITY).
+	//:  * See getrlimit(2) and setrlimit(2). */
 	//: errno = ENOSYS;
 	//: return -1;
 	struct rlimit limit;
@@ -227,12 +226,9 @@ static void format_address(const struct sockaddr *addr, socklen_t len, char *out
 static int open_listener(const char *host, const char *port)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: as in lesson 01: getaddrinfo(3) with AI_PASSIVE and
-	//:  * SOCK_STREAM, then for each address socket(2), setsockopt(2)
-	//:  * SO_REUSEADDR, bind(2) and listen(2).  Then make the socket
-	//:  * non-blocking with set_nonblocking(), so that accept(2) returns
-	//:  * EAGAIN when no connection is pending.  On failure print
-	//:  * "chat_server: bind ADDR: reason" and return -1. */
+	//: /* TODO: lesson 01's listener (SO_REUSEADDR, IPv4 or IPv6), made
+	//:  * non-blocking with set_nonblocking(); on failure print
+	//:  * "chat_server: bind ADDR: reason".  See getaddrinfo(3), bind(2). */
 	//: (void)host;
 	//: (void)port;
 	//: (void)format_address;
@@ -325,12 +321,9 @@ static void client_leave(struct client *c, const char *fmt, ...)
 static int queue_append(struct client *c, const char *data, size_t len)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: fail with ENOBUFS if out_len + LEN would pass
-	//:  * OUT_QUEUE_LIMIT.  If the bytes do not fit after
-	//:  * out[out_start + out_len], first move the queued bytes to the front
-	//:  * (memmove(3)), then, if still needed, make the buffer bigger with
-	//:  * realloc(3) (double it, up to OUT_QUEUE_LIMIT).  Then memcpy(3) the
-	//:  * bytes after the queued ones and add LEN to out_len. */
+	//: /* TODO: append the LEN bytes to C's queue, growing its buffer as
+	//:  * needed; ENOBUFS if more than OUT_QUEUE_LIMIT bytes would wait.
+	//:  * See realloc(3) and memmove(3). */
 	//: (void)c;
 	//: (void)data;
 	//: (void)len;
@@ -423,12 +416,8 @@ static void notify(struct chat *chat, const struct client *except, const char *f
 static void flush_client(struct client *c)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: while the queue is not empty, send(2) from
-	//:  * out + out_start and advance out_start and out_len by what was sent.
-	//:  * EAGAIN or EWOULDBLOCK: the socket is full, stop for this round.
-	//:  * EINTR: try again.  Any other error: client_leave(c, "send: %s",
-	//:  * strerror(errno)).  When the queue is empty, free(3) the buffer and
-	//:  * set out, out_start and out_cap back to NULL and 0. */
+	//: /* TODO: send(2) the queue until it is empty or the socket is full
+	//:  * (EAGAIN); another error makes C leave.  Free an emptied buffer. */
 	//: client_leave(c, "flush_client: not implemented yet");
 	while (c->out_len > 0) {
 		ssize_t n = send(c->fd, c->out + c->out_start, c->out_len, 0);
@@ -468,9 +457,8 @@ static int nick_taken(const struct chat *chat, const char *name, const struct cl
 static int nick_is_valid(const char *nick, size_t len)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: check the length, then each byte.  Compare with ranges
-	//:  * ('a' to 'z', ...) rather than isalnum(3), whose answer depends on
-	//:  * the locale. */
+	//: /* TODO: the rule above, byte by byte, with ranges ('a' to 'z', ...):
+	//:  * isalnum(3) depends on the locale. */
 	//: (void)nick;
 	//: (void)len;
 	//: return 0;
@@ -578,14 +566,9 @@ static int refuse_connection(struct chat *chat)
 static void accept_clients(struct chat *chat)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: up to ACCEPT_BATCH times, accept(2) a connection (keep the
-	//:  * address in a struct sockaddr_storage).  It fails with EAGAIN or
-	//:  * EWOULDBLOCK when none is pending: stop.  EINTR, ECONNABORTED: try
-	//:  * the next one.  EMFILE, ENFILE (out of descriptors): go on only if
-	//:  * refuse_connection() returns 1.  Other errors: print them and stop.
-	//:  * On Linux the new socket is blocking even though the listener is
-	//:  * not: set_nonblocking() it, then add_client(); if either fails,
-	//:  * print why and close it. */
+	//: /* TODO: accept(2) until none is pending (EAGAIN), at most
+	//:  * ACCEPT_BATCH; make each non-blocking and add_client() it.  Out of
+	//:  * descriptors (EMFILE, ENFILE): refuse_connection(). */
 	//: (void)chat;
 	//: (void)add_client;
 	//: (void)refuse_connection;
@@ -725,13 +708,9 @@ static void send_who(struct chat *chat, struct client *c)
 static void handle_line(struct chat *chat, struct client *c, const char *line, size_t len)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: ignore an empty line.  A line that does not start with '/'
-	//:  * goes to everyone but C as "<NAME> text\n": build it with
-	//:  * memcpy(3) (the text may hold '\0') and broadcast() it.  Otherwise
-	//:  * the first word (up to a space) is the command, and what follows
-	//:  * the space its argument: "/nick" -> change_nick(); "/who" ->
-	//:  * send_who(); "/quit" -> client_leave(c, "quit"); anything else ->
-	//:  * reply(c, "! unknown command: %.*s\n", ...).  word_is() compares. */
+	//: /* TODO: the protocol of lessons/04-chat/README.md: text goes to the
+	//:  * others as "<NAME> text"; a command is the line up to its first space.
+	//:  * LINE may hold '\0': copy with memcpy(3), never use it as a format. */
 	//: (void)chat;
 	//: (void)line;
 	//: (void)len;
@@ -780,20 +759,9 @@ static void handle_line(struct chat *chat, struct client *c, const char *line, s
 static void read_client(struct chat *chat, struct client *c)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: recv(2) into in + in_len, at most the free space left.
-	//:  * 0: the client closed, client_leave(c, "end of file").  -1 with
-	//:  * EAGAIN, EWOULDBLOCK or EINTR: nothing to do now; other errors:
-	//:  * client_leave(c, "recv: %s", strerror(errno)).
-	//:  * Then for each LF in the buffer (memchr(3)): the bytes before it
-	//:  * are a line; drop a CR just before the LF; pass the line to
-	//:  * handle_line(), or reply "! line too long" if it is longer than
-	//:  * MAX_LINE, or drop it if c->discarding (and clear it).  Stop when
-	//:  * the client is leaving (c->leaving[0] != '\0').
-	//:  * The bytes after the last LF are the start of the next line: move
-	//:  * them to the front (memmove(3)).  If they are already more than
-	//:  * MAX_LINE + 1 bytes, the line is too long: reply now, set
-	//:  * c->discarding and empty the buffer.  Dropping bytes while
-	//:  * discarding, then, keeps the buffer from ever filling up. */
+	//: /* TODO: recv(2) what C sent into its input buffer and handle each
+	//:  * complete line (its CR dropped); a line over MAX_LINE gets one
+	//:  * "! line too long" and is dropped up to its LF.  See memchr(3). */
 	//: (void)chat;
 	//: (void)handle_line;
 	//: (void)reply;
@@ -854,13 +822,8 @@ static void read_client(struct chat *chat, struct client *c)
 static int prepare_poll(struct chat *chat)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: make sure chat->pfds holds count + 2 entries (realloc(3)).
-	//:  * Entry 0: the listener, POLLIN; but while now_ms() is before
-	//:  * chat->paused_until, give it fd -1 (poll() skips it) and return the
-	//:  * milliseconds left.  Entry 1: signal_pipe[0], POLLIN.  Entry 2 + i:
-	//:  * clients[i], POLLIN, and POLLOUT only when its queue is not empty
-	//:  * (a socket with room is always writable: asking for POLLOUT with
-	//:  * nothing to send makes poll() return at once, forever). */
+	//: /* TODO: fill chat->pfds as said above; a client asks for POLLOUT
+	//:  * only while its queue is not empty.  See poll(2). */
 	//: (void)chat;
 	//: fprintf(stderr, "%s: prepare_poll: not implemented yet\n", prog);
 	//: exit(1);
@@ -904,13 +867,8 @@ static int prepare_poll(struct chat *chat)
 static int serve(struct chat *chat)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: until stop_requested: prepare_poll(), then poll(2) the
-	//:  * count + 2 entries (EINTR: go round again).  If the listener has
-	//:  * POLLIN, accept_clients().  If the signal pipe has POLLIN, read(2)
-	//:  * its bytes.  For each client polled (not those just accepted!)
-	//:  * whose revents has POLLIN, POLLHUP or POLLERR, read_client().  Then
-	//:  * flush_client() every client with a queue, and last
-	//:  * drop_leaving_clients(). */
+	//: /* TODO: the round of the header comment, until stop_requested:
+	//:  * prepare_poll(), poll(2), then accept, read, flush and drop. */
 	//: (void)chat;
 	//: (void)prepare_poll;
 	//: (void)accept_clients;
