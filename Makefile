@@ -18,7 +18,7 @@ WERROR   := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -O1
 
 export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC HOMEWORK LESSON CLASS
 
-.PHONY: help deps build peers skeletons grade grade-class test check bench demo slides clean
+.PHONY: help deps build peers skeletons grade grade-class watch hint test check bench bench-grade demo slides clean
 
 help:
 	@echo "socklab: network programming with sockets in C"
@@ -26,6 +26,8 @@ help:
 	@echo "Students:"
 	@echo "  make grade              build homework/ and run every lesson's tests"
 	@echo "  make grade LESSON=01    one lesson only"
+	@echo "  make watch LESSON=01    grade again whenever a file of the lesson changes"
+	@echo "  make hint LESSON=01     a hint for the first failing test (again: the next one)"
 	@echo "Instructors:"
 	@echo "  make grade HOMEWORK=DIR grade another tree (a student's copy, or solutions)"
 	@echo "  make grade-class CLASS=DIR  grade every student folder in DIR"
@@ -36,6 +38,7 @@ help:
 	@echo "  make demo LESSON=04 SCRIPT=1  netcat users chat by themselves"
 	@echo "  make slides             render the lecture to HTML"
 	@echo "  make bench              performance benchmarks"
+	@echo "  make bench-grade        how long grading takes, against its targets"
 	@echo "Other:"
 	@echo "  make build              build the reference solutions into $(BUILD)/"
 	@echo "  make deps               install the test tools (bats, netcat)"
@@ -76,6 +79,14 @@ grade-class: deps
 	@test -n "$$CLASS" || { echo "usage: make grade-class CLASS=DIR" >&2; exit 2; }
 	@tools/grade-class "$$CLASS" $${LESSON:+"$$LESSON"}
 
+watch: deps
+	@test -n "$$LESSON" || { echo "usage: make watch LESSON=NN" >&2; exit 2; }
+	@tools/watch "$$LESSON" "$$HOMEWORK"
+
+hint:
+	@test -n "$$LESSON" || { echo "usage: make hint LESSON=NN" >&2; exit 2; }
+	@tools/hint "$$LESSON"
+
 test:
 	@$(CRLF_CHECK)
 	@sh tools/deps test
@@ -85,6 +96,9 @@ check: test
 
 bench: build
 	@tools/bench
+
+bench-grade: deps
+	@tools/bench-grade
 
 # A demo needs only the reference programs: a broken test peer must not
 # stop a lecture.
