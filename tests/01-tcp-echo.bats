@@ -14,6 +14,64 @@ teardown() {
 	harness_teardown
 }
 
+# ------------------------------------------------------------ helpers --
+# Bats shows what a test printed only when the test fails: these helpers
+# add to a failure what was run and, in words, what was expected.
+
+# note_run NAME ARGS...: print the command line of a lesson program.
+note_run() {
+	local line=$1 word
+	shift
+	for word in "$@"; do
+		case $word in
+		'' | *[!A-Za-z0-9._:/@%+=-]*) line="$line '$(printf '%s' "$word" | escape_bytes 200)'" ;;
+		*) line="$line $word" ;;
+		esac
+	done
+	echo "-- ran: $line"
+}
+
+# run_noted SECS NAME ARGS...: note_run, then run_prog.
+run_noted() {
+	need_prog "$2" || return 1
+	note_run "${@:2}"
+	run_prog "$@"
+}
+
+# check_message REGEX EXPECTED: after run_prog, fail unless its standard
+# error matches REGEX from its first byte (as assert_regex does); EXPECTED
+# says in words what is checked, with an example.
+check_message() {
+	local regex=$1
+	[[ ${stderr:-} =~ $regex ]] && return 0
+	{
+		echo "-- the error message is not as expected"
+		echo "   expected: $2"
+		printf "   got:      '%s'\n" "$(printf '%s' "${stderr:-}" | escape_bytes 200)"
+	} | fail
+}
+
+# print_lines FILE: the first lines of a program's output, each escaped.
+print_lines() {
+	local line
+	[ -s "$1" ] || { echo "   (nothing)"; return 0; }
+	program_output "$1" 4096 | head -n 10 | while IFS= read -r line || [ -n "$line" ]; do
+		printf "   | '%s'\n" "$(printf '%s' "$line" | escape_bytes 120)"
+	done
+}
+
+# check_server_line REGEX EXPECTED: fail unless a line of the server's
+# standard output matches REGEX; EXPECTED is that line in words.
+check_server_line() {
+	program_output "$SERVER_OUT" | LC_ALL=C grep -Eaq -- "$1" && return 0
+	{
+		echo "-- a line is missing from the server's standard output"
+		echo "   expected: $2"
+		echo "   got:"
+		print_lines "$SERVER_OUT"
+	} | fail
+}
+
 # ------------------------------------------------------------- server --
 
 # bats test_tags=points:5
@@ -38,8 +96,15 @@ teardown() {
 		printf '%s\n' "$line" >> "$T/sent"
 		# The echo of this line must come back while nc's input is still
 		# open: a server that waits for the end of the data fails here.
-		wait_for_size "$PROCESS_OUT" "$(wc -c < "$T/sent")" 3 ||
-			{ cp "$PROCESS_OUT" "$T/got"; assert_same_bytes "$T/sent" "$T/got" "$T/sent"; fail "no echo within 3 s of sending '$line'"; }
+		wait_for_size "$PROCESS_OUT" "$(($(wc -c < "$T/sent")))" 3 || {
+			cp "$PROCESS_OUT" "$T/got"
+			{
+				echo "-- no echo within 3 s of sending '$line', while the client's input was still open"
+				describe_file sent "$T/sent"
+				describe_file got "$T/got"
+				echo "   send back what each recv() returns at once, not at the end of the data"
+			} | fail
+		}
 	done
 	exec 7>&-
 	cp "$PROCESS_OUT" "$T/got"
@@ -60,8 +125,14 @@ teardown() {
 	head -c 200000 /dev/urandom > "$T/sent"
 	status=0
 	nc_exchange 127.0.0.1 "$SERVER_PORT" 5 < "$T/sent" > "$T/got" || status=$?
-	[ "$status" -ne 124 ] && [ "$status" -ne 137 ] ||
-		fail "the connection stayed open after the client half-closed: the server must close it when recv() returns 0"
+	if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+		{
+			echo "-- the connection stayed open for 5 s after the client half-closed"
+			describe_file sent "$T/sent"
+			describe_file got "$T/got"
+			echo "   when recv() returns 0, send what is left, then close the connection"
+		} | fail
+	fi
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
 }
 
@@ -80,8 +151,10 @@ teardown() {
 @test "server keeps serving after a client resets the connection mid-echo" {
 	start_server echo_server 127.0.0.1 @PORT
 	need_peer tcp_peer
+	# The peer sends until the echo starts, then resets the connection.
 	run bounded 10 "$PEER" reset 127.0.0.1 "$SERVER_PORT" 4000000
-	kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died when a client reset its connection (SIGPIPE not ignored, or exit on a send error?)"
+	kill -0 "$SERVER_PID" 2>/dev/null ||
+		fail "the server exited after a client reset its connection mid-echo: ECONNRESET or EPIPE must end that connection only (and SIGPIPE must be ignored)"
 	printf 'still there?' > "$T/sent"
 	nc_exchange 127.0.0.1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
@@ -93,6 +166,7 @@ teardown() {
 	# which also raises SIGPIPE: a server that does not ignore it dies.
 	start_server echo_server 127.0.0.1 @PORT
 	need_peer tcp_peer
+	# Three times: each peer sends 20000 bytes and closes without reading.
 	for round in 1 2 3; do
 		run bounded 10 "$PEER" leave 127.0.0.1 "$SERVER_PORT" 20000
 	done
@@ -112,9 +186,8 @@ teardown() {
 	start_server echo_server 127.0.0.1 @PORT
 	printf 'x' | nc_exchange 127.0.0.1 "$SERVER_PORT" > /dev/null || true
 	wait_for_line "$SERVER_OUT" '^Connected by 127\.0\.0\.1:[0-9]+$' 3 || true
-	run program_output "$SERVER_OUT"
-	assert_line "Listening on 127.0.0.1:$SERVER_PORT"
-	assert_line --regexp '^Connected by 127\.0\.0\.1:[0-9]+$'
+	check_server_line "^Listening on 127\.0\.0\.1:$SERVER_PORT\$" "'Listening on 127.0.0.1:$SERVER_PORT', the address and port it was given"
+	check_server_line '^Connected by 127\.0\.0\.1:[0-9]+$' "'Connected by 127.0.0.1:PORT', the client's address and port, once nc connected"
 }
 
 # bats test_tags=points:3
@@ -124,8 +197,7 @@ teardown() {
 	printf 'over IPv6' > "$T/sent"
 	nc_exchange ::1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
-	run program_output "$SERVER_OUT"
-	assert_line --regexp "^Listening on \[?::1\]?:$SERVER_PORT\$"
+	check_server_line "^Listening on \[?::1\]?:$SERVER_PORT\$" "'Listening on [::1]:$SERVER_PORT'"
 }
 
 # bats test_tags=points:3
@@ -140,9 +212,10 @@ teardown() {
 # bats test_tags=points:3
 @test "server fails with a clear message and exit 1 when the port is taken" {
 	start_server echo_server 127.0.0.1 @PORT
-	run_prog 5 echo_server 127.0.0.1 "$SERVER_PORT"
+	echo "-- a first echo_server listens on 127.0.0.1:$SERVER_PORT"
+	run_noted 5 echo_server 127.0.0.1 "$SERVER_PORT"
 	assert_exit 1
-	assert_regex "$stderr" "^echo_server: .*$(errno_regex EADDRINUSE)"
+	check_message "^echo_server: .*$(errno_regex EADDRINUSE)" "'echo_server: ' and strerror(3)'s text for EADDRINUSE, as in 'echo_server: bind 127.0.0.1:$SERVER_PORT: $(errno_text EADDRINUSE)'"
 }
 
 # bats test_tags=points:3
@@ -162,8 +235,11 @@ teardown() {
 	exec 7<> "$T/in"
 	PROCESS_IN=$T/in start_process nc "${NC_CMD[@]}" 127.0.0.1 "$SERVER_PORT"
 	# The server is in recv() with this client once it has logged it.
-	wait_for_line "$SERVER_OUT" '^Connected by ' 3 "$SERVER_PID" ||
-		fail "the server did not print 'Connected by ADDR:PORT' for the client"
+	wait_for_line "$SERVER_OUT" '^Connected by ' 3 "$SERVER_PID" || {
+		echo "-- no line 'Connected by ADDR:PORT' within 3 s of nc connecting; the server printed:"
+		print_lines "$SERVER_OUT"
+		fail "the test sends the signal once the server has logged the client: print that line and fflush(3) it"
+	}
 	stop_server TERM
 	assert_server_exit 0 TERM
 	exec 7>&-
@@ -171,9 +247,9 @@ teardown() {
 
 # bats test_tags=points:1
 @test "server rejects bad usage with exit 2" {
-	run_prog 5 echo_server 127.0.0.1 1 extra
+	run_noted 5 echo_server 127.0.0.1 1 extra
 	assert_exit 2
-	assert_regex "$stderr" '^usage: echo_server'
+	check_message '^usage: echo_server' "'usage: echo_server' first, as in 'usage: echo_server [HOST] [PORT]'"
 }
 
 # ------------------------------------------------------------- client --
@@ -192,13 +268,14 @@ listener_connection_ended() {
 	exec 7<> "$T/reply"
 	start_nc_listener 127.0.0.1 "$T/reply"
 	need_prog echo_client
+	note_run echo_client 127.0.0.1 "$NC_PORT" 'Hi there!'
 	start_process echo_client "$PROG" 127.0.0.1 "$NC_PORT" 'Hi there!'
 	printf 'Hi there!' > "$T/sent"
 	wait_for_size "$NC_OUT" 9 3 "$PROCESS_PID" || true
 	cp "$NC_OUT" "$T/got"
 	assert_same_bytes "$T/sent" "$T/got"
 	wait_until 3 listener_connection_ended "$NC_PORT" ||
-		fail "the client did not half-close: call shutdown(fd, SHUT_WR) after sending"
+		fail "the message came, but no end of it within 3 s: the client must half-close, shutdown(fd, SHUT_WR), once it has sent the message"
 	exec 7>&-
 }
 
@@ -206,7 +283,10 @@ listener_connection_ended() {
 @test "client prints the reply as Received '...' with bytes escaped" {
 	printf 'tab\there\nquote'"'"' back\\slash \001\377' > "$T/reply"
 	start_nc_listener 127.0.0.1 "$T/reply"
-	run_prog 5 echo_client 127.0.0.1 "$NC_PORT" 'ping'
+	need_prog echo_client
+	echo "-- the peer (nc) answers with these bytes, then closes:"
+	describe_file reply "$T/reply"
+	run_noted 5 echo_client 127.0.0.1 "$NC_PORT" 'ping'
 	assert_exit 0
 	assert_text_equal "Received 'tab\\there\\nquote\\' back\\\\slash \\x01\\xff'" "$output" "the client's output"
 }
@@ -221,32 +301,42 @@ listener_connection_ended() {
 	port=$(sed -n 's/^PORT //p' "$PROCESS_OUT")
 	{ printf '\0\r\n'; head -c 8388608 /dev/urandom; } > "$T/sent"
 	need_prog echo_client
+	echo "-- ran: echo_client 127.0.0.1 $port - < 8 MiB of binary data"
 	status=0
 	bounded 10 "$PROG" 127.0.0.1 "$port" - < "$T/sent" > "$T/got" 2> "$T/err" || status=$?
 	stderr=$(program_output "$T/err" 2000)
 	_harness_check_status echo_client "$status" 10
-	assert_exit 0
+	if [ "$status" -ne 0 ]; then
+		{
+			echo "-- exit status: expected 0, got $status"
+			describe_file sent "$T/sent"
+			describe_file got "$T/got"
+			printf "   stderr: '%s'\n" "$(printf '%s' "$stderr" | escape_bytes 200)"
+		} | fail
+	fi
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
 }
 
 # bats test_tags=points:3
 @test "client reports a refused connection and exits 1" {
 	port=$(free_port tcp)
-	run_prog 5 echo_client 127.0.0.1 "$port" 'anyone?'
+	need_prog echo_client
+	echo "-- nothing listens on 127.0.0.1:$port"
+	run_noted 5 echo_client 127.0.0.1 "$port" 'anyone?'
 	assert_exit 1
-	assert_regex "$stderr" "^echo_client: .*$(errno_regex ECONNREFUSED)"
+	check_message "^echo_client: .*$(errno_regex ECONNREFUSED)" "'echo_client: ' and strerror(3)'s text for ECONNREFUSED, as in 'echo_client: connect to 127.0.0.1:$port: $(errno_text ECONNREFUSED)'"
 }
 
 # bats test_tags=points:2
 @test "client reports an unknown host and exits 1" {
-	run_prog 10 echo_client no-such-host.invalid "$(free_port tcp)"
+	run_noted 10 echo_client no-such-host.invalid "$(free_port tcp)"
 	assert_exit 1
-	assert_regex "$stderr" '^echo_client: .*no-such-host\.invalid'
+	check_message '^echo_client: .*no-such-host\.invalid' "'echo_client: ' and the host's name, as in 'echo_client: no-such-host.invalid: ' followed by gai_strerror(3)'s text"
 }
 
 # bats test_tags=points:1
 @test "client rejects bad usage with exit 2" {
-	run_prog 5 echo_client localhost 1 message extra
+	run_noted 5 echo_client localhost 1 message extra
 	assert_exit 2
-	assert_regex "$stderr" '^usage: echo_client'
+	check_message '^usage: echo_client' "'usage: echo_client' first, as in 'usage: echo_client [HOST [PORT [MESSAGE | -]]]'"
 }
