@@ -18,6 +18,70 @@ teardown() {
 	harness_teardown
 }
 
+# ------------------------------------------------------------ helpers --
+# Bats shows what a test printed only when the test fails: these helpers
+# add to a failure what was run and, in words, what was expected.
+
+# note_run NAME ARGS...: print the command line of a lesson program.
+note_run() {
+	local line=$1 word
+	shift
+	for word in "$@"; do
+		case $word in
+		'' | *[!A-Za-z0-9._:/@%+=-]*) line="$line '$(printf '%s' "$word" | escape_bytes 200)'" ;;
+		*) line="$line $word" ;;
+		esac
+	done
+	echo "-- ran: $line"
+}
+
+# run_noted SECS NAME ARGS...: note_run, then run_prog.
+run_noted() {
+	need_prog "$2" || return 1
+	note_run "${@:2}"
+	run_prog "$@"
+}
+
+# check_message REGEX EXPECTED: after run_prog, fail unless its standard
+# error matches REGEX from its first byte (as assert_regex does); EXPECTED
+# says in words what is checked, with an example.
+check_message() {
+	local regex=$1
+	[[ ${stderr:-} =~ $regex ]] && return 0
+	{
+		echo "-- the error message is not as expected"
+		echo "   expected: $2"
+		printf "   got:      '%s'\n" "$(printf '%s' "${stderr:-}" | escape_bytes 200)"
+	} | fail
+}
+
+# print_lines FILE: the first lines of a program's output, each escaped.
+print_lines() {
+	local line
+	[ -s "$1" ] || { echo "   (nothing)"; return 0; }
+	program_output "$1" 4096 | head -n 10 | while IFS= read -r line || [ -n "$line" ]; do
+		printf "   | '%s'\n" "$(printf '%s' "$line" | escape_bytes 120)"
+	done
+}
+
+# check_server_line REGEX EXPECTED: fail unless a line of the server's
+# standard output matches REGEX; EXPECTED is that line in words.
+check_server_line() {
+	program_output "$SERVER_OUT" | LC_ALL=C grep -Eaq -- "$1" && return 0
+	{
+		echo "-- a line is missing from the server's standard output"
+		echo "   expected: $2"
+		echo "   got:"
+		print_lines "$SERVER_OUT"
+	} | fail
+}
+
+# print_peer_log: what tests/peers/udp_peer logged so far.
+print_peer_log() {
+	echo "-- the peer's log (DATAGRAM i: the i-th datagram it got, its size, the time since the one before):"
+	print_lines "$PEER_OUT"
+}
+
 # ------------------------------------------------------------- server --
 
 # bats test_tags=points:5
@@ -40,9 +104,10 @@ teardown() {
 	udp_send_datagrams 127.0.0.1 "$SERVER_PORT" "$T/d1" "$T/d2" "$T/d3"
 	for i in 1 2 3; do
 		[ -f "$T/d$i.reply" ] || { echo "-- udp_peer: $stderr"; fail "no reply to datagram $i ('$(cat "$T/d$i")'): the server must answer each datagram with one datagram"; }
-		assert_same_bytes "$T/d$i" "$T/d$i.reply" "$T/d$i"
+		assert_same_bytes "$T/d$i" "$T/d$i.reply" "$T/d$i" ||
+			fail "the reply to datagram $i of 3 (sent back to back) is not that datagram"
 	done
-	assert_exit 0
+	[ "$status" -eq 0 ] || fail "the test's peer udp_peer failed (status $status): $stderr"
 }
 
 # bats test_tags=points:3
@@ -91,8 +156,8 @@ teardown() {
 	done
 	cp "$out_a" "$T/got_a"
 	cp "$out_b" "$T/got_b"
-	assert_same_bytes "$T/sent_a" "$T/got_a"
-	assert_same_bytes "$T/sent_b" "$T/got_b"
+	assert_same_bytes "$T/sent_a" "$T/got_a" || fail "client A got more or other than its own two echoes"
+	assert_same_bytes "$T/sent_b" "$T/got_b" || fail "client B got more or other than its own two echoes"
 }
 
 # bats test_tags=points:3
@@ -103,7 +168,7 @@ teardown() {
 	udp_send_datagrams 127.0.0.1 "$SERVER_PORT" "$T/empty" "$T/next"
 	[ -f "$T/empty.reply" ] || { echo "-- udp_peer: $stderr"; fail "no reply to the empty datagram: recvfrom() returning 0 is an empty datagram, not an end"; }
 	[ ! -s "$T/empty.reply" ] ||
-		fail "the reply to the empty datagram is not empty: '$(escape_bytes < "$T/empty.reply")'"
+		fail "the first reply, to the empty datagram, is not empty: '$(escape_bytes < "$T/empty.reply")': recvfrom() returning 0 is an empty datagram, to be echoed like any other"
 	[ -f "$T/next.reply" ] || { echo "-- udp_peer: $stderr"; fail "no reply to the datagram after the empty one"; }
 	assert_same_bytes "$T/next" "$T/next.reply" "$T/next"
 }
@@ -116,8 +181,7 @@ teardown() {
 	printf 'over IPv6' > "$T/sent"
 	nc_udp_exchange ::1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
-	run program_output "$SERVER_OUT"
-	assert_line --regexp "^Listening on \[?::1\]?:$SERVER_PORT\$"
+	check_server_line "^Listening on \[?::1\]?:$SERVER_PORT\$" "'Listening on [::1]:$SERVER_PORT'"
 }
 
 # bats test_tags=points:2
@@ -126,10 +190,10 @@ teardown() {
 	printf '12345' > "$T/d1"
 	udp_send_datagrams 127.0.0.1 "$SERVER_PORT" "$T/d1"
 	port=$(printf '%s\n' "$output" | sed -n 's/^LOCAL PORT //p')
+	[ -n "$port" ] || fail "the test's peer udp_peer failed: $stderr"
 	wait_for_line "$SERVER_OUT" '^Datagram from ' 3 || true
-	run program_output "$SERVER_OUT"
-	assert_line "Listening on 127.0.0.1:$SERVER_PORT"
-	assert_line "Datagram from 127.0.0.1:$port (5 bytes)"
+	check_server_line "^Listening on 127\.0\.0\.1:$SERVER_PORT\$" "'Listening on 127.0.0.1:$SERVER_PORT', the address and port it was given"
+	check_server_line "^Datagram from 127\.0\.0\.1:$port \(5 bytes\)\$" "'Datagram from 127.0.0.1:$port (5 bytes)', the sender's address and port, after a 5-byte datagram"
 }
 
 # bats test_tags=points:2
@@ -145,6 +209,8 @@ teardown() {
 # bats test_tags=points:2
 @test "server fails with a clear message and exit 1 when the port is taken" {
 	start_server --udp udp_echo_server 127.0.0.1 @PORT
+	echo "-- a first udp_echo_server is bound to 127.0.0.1:$SERVER_PORT"
+	note_run udp_echo_server 127.0.0.1 "$SERVER_PORT"
 	start_process second "$PROG" 127.0.0.1 "$SERVER_PORT"
 	# With SO_REUSEADDR on both, Linux lets a second UDP server bind the
 	# same port: then it runs.
@@ -155,7 +221,7 @@ teardown() {
 	stderr=$(program_output "$PROCESS_ERR")
 	_harness_check_status udp_echo_server "$status" 3
 	assert_exit 1
-	assert_regex "$stderr" "^udp_echo_server: .*$(errno_regex EADDRINUSE)"
+	check_message "^udp_echo_server: .*$(errno_regex EADDRINUSE)" "'udp_echo_server: ' and strerror(3)'s text for EADDRINUSE, as in 'udp_echo_server: bind 127.0.0.1:$SERVER_PORT: $(errno_text EADDRINUSE)'"
 }
 
 # bats test_tags=points:3
@@ -170,9 +236,9 @@ teardown() {
 
 # bats test_tags=points:1
 @test "server rejects bad usage with exit 2" {
-	run_prog 5 udp_echo_server 127.0.0.1 1 extra
+	run_noted 5 udp_echo_server 127.0.0.1 1 extra
 	assert_exit 2
-	assert_regex "$stderr" '^usage: udp_echo_server'
+	check_message '^usage: udp_echo_server' "'usage: udp_echo_server' first, as in 'usage: udp_echo_server [HOST] [PORT]'"
 }
 
 # ------------------------------------------------------------- client --
@@ -182,13 +248,15 @@ teardown() {
 	need_nc_udp
 	printf 'ok' > "$T/reply"
 	start_nc_udp_listener 127.0.0.1 "$T/reply"
-	run_prog 5 udp_echo_client -t 2 -r 1 127.0.0.1 "$NC_PORT" 'Hi there!'
+	run_noted 5 udp_echo_client -t 2 -r 1 127.0.0.1 "$NC_PORT" 'Hi there!'
 	printf 'Hi there!' > "$T/sent"
 	# A client that got its reply has surely sent; one that failed may have
 	# sent nothing at all, so do not wait long for it.
 	wait_for_size "$NC_OUT" 9 "$([ "$status" -eq 0 ] && echo 3 || echo 1)" || true
 	cp "$NC_OUT" "$T/got"
-	assert_same_bytes "$T/sent" "$T/got"
+	echo "-- the client exited with status $status; its stderr: '$(printf '%s' "$stderr" | escape_bytes 200)'"
+	assert_same_bytes "$T/sent" "$T/got" ||
+		fail "the peer must receive the bytes of the message, and with -r 1 one datagram only"
 }
 
 # bats test_tags=points:5
@@ -196,7 +264,10 @@ teardown() {
 	need_nc_udp
 	printf 'tab\there\nquote'"'"' back\\slash \001\377' > "$T/reply"
 	start_nc_udp_listener 127.0.0.1 "$T/reply"
-	run_prog 5 udp_echo_client -t 2 -r 1 127.0.0.1 "$NC_PORT" 'ping'
+	need_prog udp_echo_client
+	echo "-- the peer (nc -u -l) answers with one datagram of these bytes:"
+	describe_file reply "$T/reply"
+	run_noted 5 udp_echo_client -t 2 -r 1 127.0.0.1 "$NC_PORT" 'ping'
 	assert_exit 0
 	assert_text_equal "Received 'tab\\there\\nquote\\' back\\\\slash \\x01\\xff'" "$output" "the client's output"
 }
@@ -204,7 +275,10 @@ teardown() {
 # bats test_tags=points:5
 @test "client sends again after a lost datagram, and prints the reply" {
 	start_udp_peer 127.0.0.1 drop echo
-	run_prog 5 udp_echo_client -t 0.3 -r 3 127.0.0.1 "$PEER_PORT" 'lost once'
+	need_prog udp_echo_client
+	echo "-- the peer drops the first datagram and echoes the next ones"
+	run_noted 5 udp_echo_client -t 0.3 -r 3 127.0.0.1 "$PEER_PORT" 'lost once'
+	print_peer_log
 	assert_exit 0
 	assert_text_equal "Received 'lost once'" "$output" "the client's output"
 	wait_for_line "$PEER_OUT" '^DATAGRAM 2 ' 3 || true
@@ -217,10 +291,13 @@ teardown() {
 # bats test_tags=points:3
 @test "client gives up after its tries and exits 1" {
 	start_udp_peer 127.0.0.1 drop
-	run_prog 5 udp_echo_client -t 0.1 -r 3 127.0.0.1 "$PEER_PORT" 'anyone?'
+	need_prog udp_echo_client
+	echo "-- the peer drops every datagram"
+	run_noted 5 udp_echo_client -t 0.1 -r 3 127.0.0.1 "$PEER_PORT" 'anyone?'
 	assert_exit 1
-	assert_regex "$stderr" "^udp_echo_client: no reply from 127\\.0\\.0\\.1:$PEER_PORT after 3 tries"
+	check_message "^udp_echo_client: no reply from 127\\.0\\.0\\.1:$PEER_PORT after 3 tries" "'udp_echo_client: no reply from 127.0.0.1:$PEER_PORT after 3 tries'"
 	wait_for_line "$PEER_OUT" '^DATAGRAM 3 ' 3 || true
+	print_peer_log
 	count=$(udp_peer_datagrams)
 	[ "$count" -eq 3 ] || fail "the peer got $count datagrams: with -r 3 the client must send exactly 3"
 }
@@ -230,15 +307,19 @@ teardown() {
 	port=$(free_port udp)
 	# An unconnected socket never hears of the ICMP port unreachable: such a
 	# client waits out its tries and reports no reply instead.
-	run_prog 5 udp_echo_client -t 0.5 -r 2 127.0.0.1 "$port" 'anyone?'
+	need_prog udp_echo_client
+	echo "-- nothing is bound to UDP port 127.0.0.1:$port"
+	run_noted 5 udp_echo_client -t 0.5 -r 2 127.0.0.1 "$port" 'anyone?'
 	assert_exit 1
-	assert_regex "$stderr" "^udp_echo_client: .*$(errno_regex ECONNREFUSED)"
+	check_message "^udp_echo_client: .*$(errno_regex ECONNREFUSED)" "'udp_echo_client: ' and strerror(3)'s text for ECONNREFUSED, as in 'udp_echo_client: 127.0.0.1:$port: $(errno_text ECONNREFUSED)'"
 }
 
 # bats test_tags=points:3
 @test "client ignores a reply from another address" {
 	start_udp_peer 127.0.0.1 decoy
-	run_prog 5 udp_echo_client -t 2 -r 1 127.0.0.1 "$PEER_PORT" 'who is there?'
+	need_prog udp_echo_client
+	echo "-- the peer first sends 'decoy' from another port, then the echo from its own"
+	run_noted 5 udp_echo_client -t 2 -r 1 127.0.0.1 "$PEER_PORT" 'who is there?'
 	assert_exit 0
 	assert_text_equal "Received 'who is there?'" "$output" "the client's output"
 }
@@ -248,14 +329,23 @@ teardown() {
 	start_udp_peer 127.0.0.1 echo
 	{ printf 'NUL\0CR\rLF\n'; head -c 65497 /dev/urandom; } > "$T/sent"
 	need_prog udp_echo_client
+	echo "-- ran: udp_echo_client -t 2 -r 1 127.0.0.1 $PEER_PORT - < 65507 bytes of binary data"
 	status=0
 	bounded 5 "$PROG" -t 2 -r 1 127.0.0.1 "$PEER_PORT" - < "$T/sent" > "$T/got" 2> "$T/err" || status=$?
 	stderr=$(program_output "$T/err" 2000)
 	_harness_check_status udp_echo_client "$status" 5
-	assert_exit 0
+	print_peer_log
+	if [ "$status" -ne 0 ]; then
+		{
+			echo "-- exit status: expected 0, got $status"
+			describe_file sent "$T/sent"
+			describe_file got "$T/got"
+			printf "   stderr: '%s'\n" "$(printf '%s' "$stderr" | escape_bytes 200)"
+		} | fail
+	fi
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
-	run cat "$PEER_OUT"
-	assert_line --regexp '^DATAGRAM 1 65507 bytes '
+	program_output "$PEER_OUT" | grep -Eq '^DATAGRAM 1 65507 bytes ' ||
+		fail "the peer's first datagram was not all 65507 bytes: send standard input as one datagram"
 }
 
 # bats test_tags=points:2
@@ -263,29 +353,36 @@ teardown() {
 	start_udp_peer 127.0.0.1 echo
 	head -c 65508 /dev/zero > "$T/sent"
 	need_prog udp_echo_client
+	echo "-- ran: udp_echo_client -t 1 -r 1 127.0.0.1 $PEER_PORT - < 65508 bytes"
 	status=0
 	bounded 5 "$PROG" -t 1 -r 1 127.0.0.1 "$PEER_PORT" - < "$T/sent" > "$T/got" 2> "$T/err" || status=$?
 	stderr=$(program_output "$T/err" 2000)
 	_harness_check_status udp_echo_client "$status" 5
-	assert_exit 1
-	assert_regex "$stderr" '^udp_echo_client: .*[Tt]oo (long|large|big)'
+	if [ "$status" -ne 1 ]; then
+		{
+			echo "-- exit status: expected 1, got $status"
+			describe_file stdout "$T/got"
+			printf "   stderr: '%s'\n" "$(printf '%s' "$stderr" | escape_bytes 200)"
+		} | fail
+	fi
+	check_message '^udp_echo_client: .*[Tt]oo (long|large|big)' "'udp_echo_client: ' and a reason that says too long (large, big), as in 'udp_echo_client: send: $(errno_text EMSGSIZE)'"
 	count=$(udp_peer_datagrams)
 	[ "$count" -eq 0 ] || fail "the peer got $count datagram(s): a message too long for one datagram must not be sent, not even cut short"
 }
 
 # bats test_tags=points:2
 @test "client reports an unknown host and exits 1" {
-	run_prog 10 udp_echo_client no-such-host.invalid "$(free_port udp)"
+	run_noted 10 udp_echo_client no-such-host.invalid "$(free_port udp)"
 	assert_exit 1
-	assert_regex "$stderr" '^udp_echo_client: .*no-such-host\.invalid'
+	check_message '^udp_echo_client: .*no-such-host\.invalid' "'udp_echo_client: ' and the host's name, as in 'udp_echo_client: no-such-host.invalid: ' followed by gai_strerror(3)'s text"
 }
 
 # bats test_tags=points:1
 @test "client rejects bad usage with exit 2" {
-	run_prog 5 udp_echo_client localhost 1 message extra
+	run_noted 5 udp_echo_client localhost 1 message extra
 	assert_exit 2
-	assert_regex "$stderr" '^usage: udp_echo_client'
-	run_prog 5 udp_echo_client -r 0 localhost 1
+	check_message '^usage: udp_echo_client' "'usage: udp_echo_client' first, as in 'usage: udp_echo_client [-t SECONDS] [-r TRIES] [HOST [PORT [MESSAGE | -]]]'"
+	run_noted 5 udp_echo_client -r 0 localhost 1
 	assert_exit 2
-	assert_regex "$stderr" '^usage: udp_echo_client'
+	check_message '^usage: udp_echo_client' "'usage: udp_echo_client' first: -r takes a whole number from 1 to 1000"
 }
