@@ -45,9 +45,8 @@ static const char *prog = "echo_client";
  */
 static int write_all(int fd, const char *buf, size_t len, int is_socket)
 {
-	/* TODO: call send(2) (or write(2) when !is_socket) until all LEN
-	 * bytes are written: it may write fewer bytes than asked, and fail
-	 * with EINTR (then just try again). */
+	/* TODO: send(2) (write(2) when !is_socket) all LEN bytes: it may write
+	 * fewer than asked, or fail with EINTR (then try again). */
 	(void)fd;
 	(void)buf;
 	(void)len;
@@ -83,10 +82,8 @@ static void print_escaped(const char *buf, size_t len)
  */
 static int open_connection(const char *host, const char *port)
 {
-	/* TODO: resolve HOST and PORT with getaddrinfo(3) (SOCK_STREAM), then
-	 * for each address try socket(2) and connect(2).  Return the first
-	 * connected socket; if none works print
-	 * "echo_client: connect to HOST:PORT: reason" and return -1. */
+	/* TODO: connect(2) to the first address getaddrinfo(3) gives for HOST and
+	 * PORT; errors (gai_strerror(3), strerror(3)) as the page's table shows. */
 	(void)host;
 	(void)port;
 	fprintf(stderr, "%s: open_connection: not implemented yet\n", prog);
@@ -99,10 +96,8 @@ static int open_connection(const char *host, const char *port)
  */
 static int exchange_message(int fd, const char *message)
 {
-	/* TODO: write_all() the message, then shutdown(2) with SHUT_WR so the
-	 * server sees the end of the data.  Print "Received '", then recv(2)
-	 * in a loop until it returns 0, passing each piece to
-	 * print_escaped(), then print "'" and a newline. */
+	/* TODO: write_all() MESSAGE, shutdown(2) SHUT_WR, then print Received '...'
+	 * with print_escaped() of each piece recv(2) returns, until it returns 0. */
 	(void)fd;
 	(void)message;
 	(void)write_all;
@@ -120,11 +115,8 @@ static int exchange_message(int fd, const char *message)
  */
 static int stream_stdin(int fd)
 {
-	/* TODO: make the socket non-blocking (fcntl(2), O_NONBLOCK), then
-	 * poll(2) the socket and standard input together: read standard input
-	 * into a buffer and send it as the socket allows; copy whatever
-	 * recv(2) returns to standard output; at the end of standard input
-	 * shutdown(2) SHUT_WR; stop when recv() returns 0. */
+	/* TODO: copy standard input to the socket and the socket to standard
+	 * output at once: poll(2), O_NONBLOCK (fcntl(2)), SHUT_WR at input's end. */
 	(void)fd;
 	fprintf(stderr, "%s: stream_stdin: not implemented yet\n", prog);
 	return -1;

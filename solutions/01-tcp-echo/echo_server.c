@@ -95,9 +95,8 @@ static void format_address(const struct sockaddr *addr, socklen_t len, char *out
 static int send_all(int fd, const char *buf, size_t len)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: call send(2) until all LEN bytes are sent: it may send fewer
-	//:  * bytes than asked, and fail with EINTR (then try again, unless
-	//:  * stop_requested is set: then give up and return -1). */
+	//: /* TODO: send(2) all LEN bytes: it may send fewer than asked, or fail
+	//:  * with EINTR (then try again, unless stop_requested is set). */
 	//: (void)fd;
 	//: (void)buf;
 	//: (void)len;
@@ -128,10 +127,8 @@ static int send_all(int fd, const char *buf, size_t len)
 static int open_listener(const char *host, const char *port)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: resolve HOST and PORT with getaddrinfo(3) (AI_PASSIVE,
-	//:  * SOCK_STREAM), then for each address try socket(2), setsockopt(2)
-	//:  * SO_REUSEADDR, bind(2) and listen(2).  Return the listening socket;
-	//:  * on failure print "echo_server: bind ADDR: reason" and return -1. */
+	//: /* TODO: listen on the first address getaddrinfo(3) gives for HOST and
+	//:  * PORT (SO_REUSEADDR, bind(2), listen(2)); errors as the page's table shows. */
 	//: (void)host;
 	//: (void)port;
 	//: fprintf(stderr, "%s: open_listener: not implemented yet\n", prog);
@@ -193,9 +190,8 @@ static int open_listener(const char *host, const char *port)
 static void serve_client(int client_fd, const char *who)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: loop: recv(2) up to BUFFER_SIZE bytes and send_all() them back.
-	//:  * recv() returning 0 means the client half-closed: stop.  Retry on
-	//:  * EINTR unless stop_requested is set; report other errors and stop. */
+	//: /* TODO: recv(2) and send_all() back each piece as it comes, until recv()
+	//:  * returns 0; EINTR as in send_all(); report other errors and return. */
 	//: (void)client_fd;
 	//: (void)who;
 	//: (void)send_all; /* you will call it from here */
@@ -230,8 +226,8 @@ static void serve_client(int client_fd, const char *who)
 static int accept_client(int listen_fd, char *who, size_t size)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: accept(2) a connection, keeping the client's address in a
-	//:  * struct sockaddr_storage; write it into WHO with format_address(). */
+	//: /* TODO: accept(2) a client; write its address into WHO with
+	//:  * format_address(). */
 	//: (void)listen_fd;
 	//: (void)who;
 	//: (void)size;

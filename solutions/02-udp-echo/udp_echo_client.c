@@ -136,8 +136,8 @@ static ssize_t read_input(char *buf, size_t size)
 static int wait_readable(int fd, int ms)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: poll(2) FD for POLLIN with a timeout of MS milliseconds and
-	//:  * return what it returns; call it again when it fails with EINTR. */
+	//: /* TODO: poll(2) FD for POLLIN, MS milliseconds at most, and return what
+	//:  * it returns; call it again when it fails with EINTR. */
 	//: (void)fd;
 	//: (void)ms;
 	//: errno = ENOSYS;
@@ -166,13 +166,8 @@ static enum outcome exchange(int fd, const struct request *req, char *reply, siz
 			     size_t *reply_len)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: up to REQ->tries times: send(2) the REQ->len bytes of
-	//:  * REQ->data, then wait_readable() up to REQ->timeout_ms.  When it
-	//:  * times out, send again.  When it is ready, recv(2) the reply into
-	//:  * REPLY and return GOT_REPLY.  If send() or recv() fails with
-	//:  * ECONNREFUSED return REFUSED; on other errors (except EINTR: try the
-	//:  * call again) print "udp_echo_client: send: reason" (or recv, poll)
-	//:  * and return FAILED.  After the last try return NO_REPLY. */
+	//: /* TODO: REQ->tries times: send(2) the datagram, wait_readable() the whole
+	//:  * timeout, recv(2) the reply once one is there; ECONNREFUSED is REFUSED. */
 	//: (void)fd;
 	//: (void)req;
 	//: (void)reply;
@@ -229,14 +224,8 @@ static int ask_server(const char *host, const char *port, const struct request *
 		      char *reply, size_t size, size_t *reply_len)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: resolve HOST and PORT with getaddrinfo(3) (SOCK_DGRAM).  For
-	//:  * each address: socket(2), connect(2), exchange(), close(2).  Go on
-	//:  * to the next address only when exchange() returns REFUSED (or
-	//:  * socket() or connect() failed).  Print
-	//:  * "udp_echo_client: no reply from HOST:PORT after N tries" for
-	//:  * NO_REPLY, and "udp_echo_client: HOST:PORT: reason" when every
-	//:  * address refused or failed.  Return 0 once exchange() returned
-	//:  * GOT_REPLY. */
+	//: /* TODO: socket(2), connect(2) and exchange() with each address getaddrinfo(3)
+	//:  * gives, moving on only after REFUSED; errors as the page's table shows. */
 	//: (void)host;
 	//: (void)port;
 	//: (void)req;

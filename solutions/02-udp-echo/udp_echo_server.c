@@ -94,10 +94,8 @@ static void format_address(const struct sockaddr *addr, socklen_t len, char *out
 static int open_socket(const char *host, const char *port)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: resolve HOST and PORT with getaddrinfo(3) (AI_PASSIVE,
-	//:  * SOCK_DGRAM), then for each address try socket(2) and bind(2); no
-	//:  * listen(), and no SO_REUSEADDR.  Return the bound socket; on failure
-	//:  * print "udp_echo_server: bind ADDR: reason" and return -1. */
+	//: /* TODO: bind(2) a SOCK_DGRAM socket to the first address getaddrinfo(3)
+	//:  * gives for HOST, PORT (no SO_REUSEADDR); errors as the page's table shows. */
 	//: (void)host;
 	//: (void)port;
 	//: fprintf(stderr, "%s: open_socket: not implemented yet\n", prog);
@@ -152,13 +150,8 @@ static int open_socket(const char *host, const char *port)
 static int echo_datagram(int fd)
 {
 	/* BEGIN SOLUTION */
-	//: /* TODO: recvfrom(2) one datagram into a buffer of DATAGRAM_MAX bytes,
-	//:  * keeping the sender's address in a struct sockaddr_storage.  Print
-	//:  * "Datagram from ADDR:PORT (N bytes)" (format_address(), then
-	//:  * fflush(3)), and sendto(2) the N bytes back to that address.  N may
-	//:  * be 0: an empty datagram is echoed too.  Return -1 if recvfrom()
-	//:  * fails; if sendto() fails, print "udp_echo_server: sendto ADDR:
-	//:  * reason" and return 0. */
+	//: /* TODO: recvfrom(2) one datagram of up to DATAGRAM_MAX bytes (0 is one too),
+	//:  * print "Datagram from ADDR:PORT (N bytes)", fflush(3), sendto(2) it back. */
 	//: (void)fd;
 	//: errno = ENOSYS;
 	//: return -1;
