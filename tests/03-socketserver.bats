@@ -46,10 +46,7 @@ upper_exchange() {
 	ss_start upper_server 127.0.0.1 @PORT
 	upper_exchange $'  logged line \n' 'LOGGED LINE'
 	wait_for_line "$SERVER_OUT" '^logged line$' 3 || true
-	program_output "$SERVER_OUT" > "$T/log"
-	run grep -A 1 -E '^127\.0\.0\.1:[0-9]+ wrote:$' "$T/log"
-	assert_success
-	assert_line --index 1 'logged line'
+	ss_assert_logged '127\.0\.0\.1' 'logged line' $'  logged line \n'
 }
 
 # bats test_tags=points:2
@@ -66,8 +63,7 @@ upper_exchange() {
 @test "upper_server fails with exit 1 and a clear message when the port is taken" {
 	ss_start upper_server 127.0.0.1 @PORT
 	run_prog 5 upper_server 127.0.0.1 "$SERVER_PORT"
-	assert_equal "$status" 1
-	assert_regex "$stderr" "$(errno_regex EADDRINUSE)"
+	ss_expect_exit 1 "$(errno_regex EADDRINUSE)" "upper_server 127.0.0.1 $SERVER_PORT (a port in use)"
 }
 
 # bats test_tags=points:2
@@ -78,9 +74,10 @@ upper_exchange() {
 	nc_exchange ::1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
 	printf 'OVER IPV6' > "$T/expected"
 	assert_same_bytes "$T/expected" "$T/got" "$T/sent"
-	run program_output "$SERVER_OUT"
-	assert_line "Listening on [::1]:$SERVER_PORT"
-	assert_line --regexp '^\[::1\]:[0-9]+ wrote:$'
+	program_output "$SERVER_OUT" | LC_ALL=C grep -Faxq "Listening on [::1]:$SERVER_PORT" ||
+		fail "started on ::1, the server must print 'Listening on [::1]:$SERVER_PORT' (IPv6 addresses in brackets); its stdout: '$(program_output "$SERVER_OUT" | escape_bytes 200)'"
+	wait_for_line "$SERVER_OUT" '^over IPv6$' 3 || true
+	ss_assert_logged '\[::1\]' 'over IPv6' 'over IPv6'
 }
 
 # ------------------------------------------------------------ the modes --
@@ -140,8 +137,12 @@ many_clients() {
 	ss_start upper_server -m "$1" 127.0.0.1 @PORT
 	need_peer ss_peer
 	run bounded 15 "$PEER" many 127.0.0.1 "$SERVER_PORT" "$2" 10
-	assert_success
-	assert_output "served $2 clients"
+	[ "$status" -eq 0 ] && [ "$output" = "served $2 clients" ] && return 0
+	{
+		echo "-- in $1 mode: ss_peer opened $2 connections at once, then, from the last to the first,"
+		printf '%s\n' "   sent 'client I\\n' on each and read until the server closed: each reply must be 'CLIENT I'"
+		echo "   exit status $status; it printed: '$(printf '%s' "$output" | escape_bytes 300)'"
+	} | fail
 }
 
 # bats test_tags=points:4
@@ -243,8 +244,9 @@ stops_cleanly() {
 udp_exchange() {
 	need_peer ss_peer
 	run --separate-stderr bounded 10 "$PEER" udp 127.0.0.1 "$SERVER_PORT" "$1" 3
-	[ "$status" -eq 0 ] || fail "no reply datagram: $stderr"
-	assert_text_equal "$2" "$output" "the reply datagram"
+	[ "$status" -eq 0 ] ||
+		fail "sent the datagram '$(printf '%s' "$1" | escape_bytes 100)': no reply came within 3 s ($stderr)"
+	assert_text_equal "$2" "$output" "the reply to the datagram '$(printf '%s' "$1" | escape_bytes 100)'"
 }
 
 # bats test_tags=points:4
@@ -252,9 +254,8 @@ udp_exchange() {
 	ss_start --udp upper_udp_server 127.0.0.1 @PORT
 	udp_exchange $'  hello over udp \n' 'HELLO OVER UDP'
 	udp_exchange 'second datagram' 'SECOND DATAGRAM'
-	program_output "$SERVER_OUT" > "$T/log"
-	run grep -A 1 -E '^127\.0\.0\.1:[0-9]+ wrote:$' "$T/log"
-	assert_line --index 1 'hello over udp'
+	wait_for_line "$SERVER_OUT" '^second datagram$' 3 || true
+	ss_assert_logged '127\.0\.0\.1' 'hello over udp' $'  hello over udp \n'
 }
 
 # bats test_tags=points:3
@@ -305,7 +306,9 @@ api_check() {
 # bats test_tags=points:2
 @test "library: a failing handler is reported and costs only its request" {
 	api_check errors
-	assert_regex "$stderr" "$(errno_regex EBADMSG)"
+	regex=$(errno_regex EBADMSG)
+	[[ $stderr =~ $regex ]] ||
+		fail "a handler failed with errno EBADMSG, and stderr has no report of it (expected a line such as 'socketserver: 127.0.0.1:PORT: request failed: $(errno_text EBADMSG)'); stderr: '$(printf '%s' "$stderr" | escape_bytes 300)'"
 }
 
 # bats test_tags=points:3

@@ -115,3 +115,37 @@ stop_silent_client() {
 	exec 7>&-
 	rm -f "$T/silent"
 }
+
+# ss_assert_logged ADDR-REGEX DATA SENT: the server's stdout has a line
+# "ADDR:PORT wrote:" (ADDR matching ADDR-REGEX, an ERE) and DATA on the
+# next line.  SENT is what the client sent, for a failure.
+ss_assert_logged() {
+	program_output "$SERVER_OUT" > "$T/log"
+	# Through the environment: awk -v would take backslashes as escapes.
+	SS_HEAD="^$1:[0-9]+ wrote:\$" SS_WANT=$2 LC_ALL=C awk '
+		BEGIN { head = ENVIRON["SS_HEAD"]; want = ENVIRON["SS_WANT"] }
+		prev ~ head && $0 == want { found = 1 }
+		{ prev = $0 }
+		END { exit !found }' "$T/log" && return 0
+	{
+		echo "-- the client sent '$(printf '%s' "$3" | escape_bytes 100)': the server's stdout has no line"
+		echo "   'ADDR:PORT wrote:' followed by the line '$(printf '%s' "$2" | escape_bytes 100)'"
+		printf "   its stdout (%s bytes): '%s'\n" "$(file_size "$T/log")" "$(escape_bytes 300 < "$T/log")"
+	} | fail
+}
+
+# ss_expect_exit CODE REGEX RAN: after run_prog, fail unless the program
+# exited with CODE and its standard error matches REGEX (an ERE).  RAN is
+# the command run.
+# shellcheck disable=SC2154 # status, output and stderr: set by run_prog
+ss_expect_exit() {
+	local regex=$2
+	[ "$status" -eq "$1" ] && [[ ${stderr:-} =~ $regex ]] && return 0
+	{
+		echo "-- ran: $3"
+		echo "   expected: exit status $1, and standard error matching: $2"
+		echo "   got:      exit status $status"
+		printf "   stdout: '%s'\n" "$(printf '%s' "${output:-}" | escape_bytes 200)"
+		printf "   stderr: '%s'\n" "$(printf '%s' "${stderr:-}" | escape_bytes 200)"
+	} | fail
+}
