@@ -168,12 +168,9 @@ static int run_handler(struct ss_request *req)
  */
 static int open_socket(const char *host, const char *port, int type)
 {
-	/* TODO: as lesson 01's open_listener(): resolve HOST and PORT with
-	 * getaddrinfo(3) (AI_PASSIVE, socktype TYPE), and for each address
-	 * try socket(2), setsockopt(2) SO_REUSEADDR, bind(2), and for TCP
-	 * listen(2).  Return the first socket that works.  On failure call
-	 * report(ADDRESS, "bind", errno) (or gai_strerror(3) for getaddrinfo)
-	 * and return -1 with errno set. */
+	/* TODO: lesson 01's open_listener(), for TCP and UDP: the first
+	 * address of HOST and PORT that binds (and listens, for TCP), with
+	 * SO_REUSEADDR; on failure report() it.  See getaddrinfo(3). */
 	(void)host;
 	(void)port;
 	(void)type;
@@ -189,8 +186,8 @@ static int open_socket(const char *host, const char *port, int type)
  */
 static int open_wake_pipe(struct ss_server *server)
 {
-	/* TODO: pipe(2) into server->wake, then set O_NONBLOCK on the write
-	 * end server->wake[1] with fcntl(2) F_GETFL and F_SETFL. */
+	/* TODO: pipe(2) into server->wake, then O_NONBLOCK on the write end
+	 * server->wake[1].  See fcntl(2), F_GETFL and F_SETFL. */
 	(void)server;
 	errno = ENOSYS;
 	return -1;
@@ -264,16 +261,9 @@ struct ss_server *ss_udp_server(const char *host, const char *port, ss_handler h
  */
 static int start_child(struct ss_server *server, struct ss_request *req)
 {
-	/* TODO: make room in server->children (realloc(3)), then fork(2).
-	 * In the child: restore the default SIGINT and SIGTERM (signal(2)),
-	 * close the listening socket (TCP only: UDP replies through it) and
-	 * both ends of server->wake, run_handler(req), free_request(req)
-	 * and _exit(2) with 0 or 1.  In the parent: record the child's pid
-	 * in server->children and free_request(req): the child has its own
-	 * copy of the connection.  Call fflush(NULL) before fork(), or
-	 * buffered output is written twice; block SIGINT and SIGTERM around
-	 * fork() (pthread_sigmask(3)), or the child may run the parent's
-	 * stop handler. */
+	/* TODO: fork(2) a child that runs the handler with the default SIGINT
+	 * and SIGTERM, then _exit(2)s; record its pid in server->children.
+	 * See fork(2), pthread_sigmask(3). */
 	(void)server;
 	(void)req;
 	errno = ENOSYS;
@@ -283,19 +273,17 @@ static int start_child(struct ss_server *server, struct ss_request *req)
 /* SS_FORK: reap the children that have exited, without waiting. */
 static void reap_children(struct ss_server *server)
 {
-	/* TODO: for each pid in server->children call waitpid(2) with
-	 * WNOHANG; drop the pids it reaped (or that are gone, ECHILD) from
-	 * the array, keep those still running (waitpid() returns 0). */
+	/* TODO: reap the exited children without waiting, and forget them.
+	 * See waitpid(2), WNOHANG. */
 	(void)server;
 }
 
 /* SS_THREAD: what each handler thread runs. */
 static void *thread_main(void *arg)
 {
-	/* TODO: run_handler() the request ARG.  Then, with server->lock held
-	 * (pthread_mutex_lock(3)), close a TCP request's connection (set
-	 * req->fd to -1) and set req->done to 1, so that the serve loop
-	 * joins the thread and frees the request. */
+	/* TODO: run_handler(), then, under server->lock, close a TCP
+	 * request's connection and mark it done for reap_threads().
+	 * See pthread_mutex_lock(3). */
 	(void)arg;
 	(void)run_handler;
 	return NULL;
@@ -307,9 +295,8 @@ static void *thread_main(void *arg)
  */
 static int start_thread(struct ss_server *server, struct ss_request *req)
 {
-	/* TODO: pthread_create(3) a thread running thread_main(req) into
-	 * req->thread (it returns an error number: put it in errno), then
-	 * with server->lock held add REQ to the list server->threads. */
+	/* TODO: start a thread running thread_main(REQ) and add REQ to
+	 * server->threads, under the lock.  See pthread_create(3). */
 	(void)server;
 	(void)req;
 	(void)thread_main;
@@ -320,9 +307,8 @@ static int start_thread(struct ss_server *server, struct ss_request *req)
 /* SS_THREAD: join the threads whose handler has returned; free their requests. */
 static void reap_threads(struct ss_server *server)
 {
-	/* TODO: with server->lock held, unlink from server->threads every
-	 * request whose done is set; then, without the lock, pthread_join(3)
-	 * each one's thread and free_request() it. */
+	/* TODO: join the threads whose request is done, and free those
+	 * requests; not while holding the lock.  See pthread_join(3). */
 	(void)server;
 	(void)free_request;
 }
@@ -361,13 +347,9 @@ static void dispatch(struct ss_server *server, struct ss_request *req)
  */
 static struct ss_request *next_request(struct ss_server *server)
 {
-	/* TODO: new_request(server), then for TCP accept(2) into req->fd,
-	 * the client's address into req->peer and req->peer_len; for UDP
-	 * recvfrom(2) into server->packet, set req->fd to the server's
-	 * socket and copy the datagram into a malloc(3)ed req->packet,
-	 * req->packet_len.  Then format_address() the client into
-	 * req->client_address.  On failure free_request() and return NULL
-	 * with errno set. */
+	/* TODO: the next connection (TCP) or datagram (UDP, copied into
+	 * req->packet), and the client's address as text in
+	 * req->client_address.  See accept(2), recvfrom(2). */
 	(void)server;
 	(void)new_request;
 	(void)format_address;
@@ -391,14 +373,9 @@ static int is_fatal(int err)
  */
 int ss_serve_forever(struct ss_server *server)
 {
-	/* TODO: until server->stopping is set: poll(2) the server's socket
-	 * and server->wake[0] for POLLIN, with SS_POLL_INTERVAL_MS as
-	 * timeout; after each wake-up reap_children() and reap_threads();
-	 * stop when the pipe is readable; when the socket is, take
-	 * next_request() and dispatch() it.  A failed next_request() costs
-	 * that request only (report it unless EINTR, ECONNABORTED, EAGAIN or
-	 * ECONNREFUSED) unless is_fatal(errno).  Return 0, or -1 when poll()
-	 * or a fatal error stops the server. */
+	/* TODO: the loop above until server->stopping: poll(2) the socket
+	 * and the wake-up pipe, reap, dispatch() each request; a failed
+	 * request costs only itself, unless is_fatal().  See poll(2). */
 	(void)server;
 	(void)next_request;
 	(void)dispatch;
@@ -415,9 +392,9 @@ int ss_serve_forever(struct ss_server *server)
 /* Only a flag and a byte: both are safe in a signal handler. */
 void ss_shutdown(struct ss_server *server)
 {
-	/* TODO: set server->stopping, then write(2) one byte to
-	 * server->wake[1] (ignore a failure: a full pipe already wakes).
-	 * This runs in signal handlers: save errno first, restore it last. */
+	/* TODO: set server->stopping and write(2) a byte into the wake-up
+	 * pipe.  It runs in signal handlers: keep errno as it was.
+	 * See signal-safety(7). */
 	(void)server;
 }
 
@@ -427,19 +404,16 @@ void ss_shutdown(struct ss_server *server)
  */
 static void stop_threads(struct ss_server *server)
 {
-	/* TODO: with server->lock held, shutdown(2) SHUT_RDWR the socket of
-	 * each TCP request in server->threads that is still open (UDP
-	 * requests use the server's socket: leave it), and take the whole
-	 * list; then, without the lock, pthread_join(3) each thread and
-	 * free_request() it. */
+	/* TODO: shut down the connection of each running TCP handler, then
+	 * join every thread and free its request.  See shutdown(2). */
 	(void)server;
 }
 
 /* SS_FORK: stop the children still running (SIGTERM) and reap them all. */
 static void stop_children(struct ss_server *server)
 {
-	/* TODO: kill(2) each pid of server->children with SIGTERM, then
-	 * waitpid(2) for each (again after EINTR); empty the array. */
+	/* TODO: SIGTERM every child, then reap each one.  See kill(2) and
+	 * waitpid(2). */
 	(void)server;
 }
 
