@@ -110,4 +110,5 @@ slides:
 	@tools/slides
 
 clean:
+	@chmod -R u+w $(BUILD) 2>/dev/null || true
 	rm -rf $(BUILD)

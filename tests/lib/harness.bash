@@ -229,6 +229,10 @@ _harness_gone() { gone "$1"; }
 # Where programs under test run, and how (tests/lib/jail).
 _harness_setup_jail() {
 	HARNESS_JAIL_MODE=${SOCKLAB_JAIL:-none}
+	# Under bubblewrap, what the programs must not read: the folder of the
+	# verdicts, the tests' own files, and everything the grader built but
+	# the lesson's programs.
+	HARNESS_HIDE=${SOCKLAB_HIDE:-}${BATS_RUN_TMPDIR:+:$BATS_RUN_TMPDIR}
 	if [ -n "${SOCKLAB_SCRATCH:-}" ]; then
 		HARNESS_SCRATCH=$SOCKLAB_SCRATCH/test.$$
 	else
@@ -247,7 +251,7 @@ _harness_setup_jail() {
 _harness_command() {
 	case $1 in
 	"$HARNESS_BIN"/*)
-		HARNESS_CMD=("$HARNESS_LIB/jail" ${HARNESS_NOFILE:+-n "$HARNESS_NOFILE"} \
+		HARNESS_CMD=("$HARNESS_LIB/jail" -e "$T/.jail-failed" -h "$HARNESS_HIDE" ${HARNESS_NOFILE:+-n "$HARNESS_NOFILE"} \
 			"$HARNESS_JAIL_MODE" "$HARNESS_SCRATCH" "$HARNESS_MARK" "$@")
 		HARNESS_CMD_JAILED=1
 		;;
@@ -274,28 +278,51 @@ prog_pid() {
 	echo "$1"
 }
 
-# Kill whatever carries the test's mark or runs a program of the lesson:
-# daemons and other escapes from the process groups.
+# Kill whatever the test's programs left: what carries the test's mark or
+# runs a program of the lesson; as root, every process of the jail's user;
+# inside the lesson's own process namespace, every process that is not the
+# test harness's (a daemon that changed its name, environment and
+# executable is still there).  Zombies are not counted: they are dead.
 _harness_sweep() {
 	local pid round=0 left
 	while [ "$round" -lt 20 ]; do
 		left=
-		for pid in $(os_sweep_candidates "$HARNESS_MARK" "$HARNESS_BIN/"); do
+		for pid in $(_harness_leftovers); do
 			[ "$pid" = "$$" ] && continue
 			kill -KILL "$pid" 2>/dev/null && left=1
 		done
-		case $HARNESS_JAIL_MODE in
-		uid:*)
-			# As that user, kill(-1) reaches exactly that user's processes.
-			setpriv --reuid="${HARNESS_JAIL_MODE#uid:}" --regid="${HARNESS_JAIL_MODE#uid:}" --clear-groups \
-				kill -KILL -1 2>/dev/null && left=1
-			;;
-		esac
 		[ -n "$left" ] || return 0
 		sleep 0.05
 		round=$((round + 1))
 	done
 	echo "-- processes of the test were still running after teardown"
+}
+
+_harness_leftovers() {
+	os_sweep_candidates "$HARNESS_MARK" "$HARNESS_BIN/"
+	case $HARNESS_JAIL_MODE in
+	uid:*) os_procs_of_user "${HARNESS_JAIL_MODE#uid:}" ;;
+	esac
+	[ -z "${SOCKLAB_PIDNS:-}" ] || _harness_strangers
+}
+
+# _harness_strangers: in a process namespace of the lesson's own (PID 1 is
+# the sandbox's), the processes that descend neither from the harness's
+# bats nor are PID 1: orphans of the programs under test.
+_harness_strangers() {
+	os_procs | awk -v self=$$ '
+		{ parent[$1] = $2; state[$1] = $4 }
+		END {
+			# bats: the ancestor of this shell whose parent is PID 1.
+			b = self
+			while (b in parent && parent[b] != 1 && parent[b] != 0) b = parent[b]
+			for (p in parent) {
+				if (p == 1 || state[p] == "Z") continue
+				q = p
+				while (q in parent && q != b && q != 1 && q != 0) q = parent[q]
+				if (q != b) print p
+			}
+		}'
 }
 
 # --------------------------------------------------------- time limits --
@@ -314,7 +341,9 @@ _harness_watchdog_start() {
 		wait "$sleeper"
 		sleeper=
 		: > "$T/.deadline"
-		me=$(sh -c 'echo "$PPID"')
+		# This subshell's PID (bash 3.2 has no BASHPID): sh's parent.
+		sh -c 'echo "$PPID"' > "$T/.watchdog"
+		me=$(cat "$T/.watchdog")
 		while :; do
 			for pid in $(_harness_descendants "$test_pid" "$me"); do
 				kill -KILL "$pid" 2>/dev/null
@@ -453,7 +482,7 @@ _harness_check_status() {
 		fail "$name did not finish within ${secs}s (it hangs?)"
 		;;
 	125)
-		_harness_error "the jail could not start $name"
+		[ ! -e "$T/.jail-failed" ] || _harness_error "the jail could not start $name: $(cat "$T/.jail-failed")"
 		;;
 	13[0-9] | 14[0-9] | 15[0-9])
 		_harness_state "CRASH SIG$(kill -l $((code - 128)))"
@@ -600,7 +629,7 @@ _harness_server_failed() {
 		fail "$name was killed by SIG$(kill -l $((status - 128))) before it listened"
 		return 1
 	fi
-	[ "$status" -ne 125 ] || _harness_error "the jail could not start $name"
+	[ ! -e "$T/.jail-failed" ] || _harness_error "the jail could not start $name: $(cat "$T/.jail-failed")"
 	_harness_reason "$name exited with status $status before it listened"
 	fail "$name exited with status $status before it listened on $proto port $SERVER_PORT"
 }

@@ -187,6 +187,20 @@ os_procs() {
 	fi
 }
 
+# os_procs_of_user UID: the processes of user UID, zombies left out.
+os_procs_of_user() {
+	if [ "$OS_MODE" = linux ]; then
+		# The owner of /proc/PID is the process's effective user.
+		# shellcheck disable=SC2012 # the names are PIDs
+		ls -ln /proc 2>/dev/null | awk -v u="$1" '$3 == u && $NF ~ /^[0-9]+$/ { print $NF }' |
+			while read -r pid; do
+				case $(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) in Z* | "") ;; *) echo "$pid" ;; esac
+			done
+	else
+		ps -A -o pid= -o uid= -o stat= 2>/dev/null | awk -v u="$1" '$2 == u && $3 !~ /^Z/ { print $1 }'
+	fi
+}
+
 # os_threads PID: how many threads process PID has (0 if it is gone).
 os_threads() {
 	if [ "$OS_MODE" = linux ]; then
