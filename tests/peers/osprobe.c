@@ -8,6 +8,13 @@
  *   osprobe inuse tcp|udp PORT    exit 0 if a socket of that protocol is
  *                                 bound to PORT on 127.0.0.1 (a bind there
  *                                 fails with EADDRINUSE), 1 if not
+ *   osprobe lines FILE REGEX COUNT MS
+ *                                 wait until COUNT lines of FILE (of its
+ *                                 first MiB) match the extended regular
+ *                                 expression REGEX; exit 0 then, 1 if MS
+ *                                 milliseconds pass first.  One process
+ *                                 that reads only what is new: polling with
+ *                                 grep would cost a process every few ms
  *   osprobe strerror NAME...      for each errno NAME (EADDRINUSE, ...),
  *                                 print "NAME<TAB>text", the C library's
  *                                 strerror text (in the C locale: neither
@@ -22,6 +29,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,20 +58,77 @@ static const struct {
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: osprobe now | ipv6 | inuse tcp|udp PORT | strerror NAME...\n");
+	fprintf(stderr, "usage: osprobe now | ipv6 | inuse tcp|udp PORT | lines FILE REGEX COUNT MS | strerror NAME...\n");
 	return 2;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int now(void)
 {
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1) {
-		perror("osprobe: clock_gettime");
-		return 1;
-	}
-	printf("%lld\n", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	printf("%lld\n", now_ms());
 	return 0;
+}
+
+enum { LINES_MAX = 1 << 20 };
+
+/* Count the matching lines of FILE as it grows, reading only what is new;
+ * a line counts once it ends with LF.  NUL bytes in a line are read as
+ * the end of the text that regexec() sees. */
+static int lines(const char *file, const char *pattern, const char *count_text, const char *ms_text)
+{
+	static char buf[LINES_MAX + 1];
+	const struct timespec pause = { .tv_nsec = 2000000 };
+	long want = strtol(count_text, NULL, 10);
+	long long end = now_ms() + strtol(ms_text, NULL, 10);
+	size_t len = 0, start = 0;
+	long found = 0;
+	regex_t re;
+	int fd = -1;
+
+	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+		fprintf(stderr, "osprobe: bad regular expression: %s\n", pattern);
+		return 2;
+	}
+	for (;;) {
+		ssize_t n = 0;
+
+		if (fd == -1)
+			fd = open(file, O_RDONLY);
+		if (fd != -1 && len < LINES_MAX)
+			n = read(fd, buf + len, LINES_MAX - len);
+		if (n > 0) {
+			size_t i;
+
+			len += (size_t)n;
+			for (i = start; i < len; i++) {
+				if (buf[i] != '\n')
+					continue;
+				buf[i] = '\0';
+				if (regexec(&re, buf + start, 0, NULL, 0) == 0)
+					found++;
+				buf[i] = '\n';
+				start = i + 1;
+			}
+		}
+		if (found >= want)
+			break;
+		if (n <= 0) {
+			if (now_ms() >= end)
+				break;
+			nanosleep(&pause, NULL);
+		}
+	}
+	regfree(&re);
+	if (fd != -1)
+		close(fd);
+	return found >= want ? 0 : 1;
 }
 
 static int ipv6(void)
@@ -135,6 +201,8 @@ int main(int argc, char **argv)
 		return ipv6();
 	if (argc == 4 && strcmp(argv[1], "inuse") == 0)
 		return inuse(argv[2], argv[3]);
+	if (argc == 6 && strcmp(argv[1], "lines") == 0)
+		return lines(argv[2], argv[3], argv[4], argv[5]);
 	if (argc >= 3 && strcmp(argv[1], "strerror") == 0)
 		return print_strerror(argc - 2, argv + 2);
 	return usage();
