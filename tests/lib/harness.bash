@@ -163,7 +163,9 @@ _harness_verdict() {
 		state=PASS
 	else
 		state=${HARNESS_STATE:-FAIL}
-		reason=$(printf '%s' "$HARNESS_REASON" | tr '\t\n' '  ' | _harness_printable | cut -c 1-200)
+		# One line of printable text (in bash: no process for it).
+		reason=${HARNESS_REASON//[![:print:]]/ }
+		reason=${reason:0:200}
 	fi
 	[ -n "$HARNESS_VERDICTS" ] || return 0
 	printf '%s\t%s\t%s\t%s\n' "$HARNESS_KEY" "$state" "$BATS_TEST_DESCRIPTION" "$reason" >> "$HARNESS_VERDICTS"
@@ -463,7 +465,16 @@ need_prog() {
 	PROG=$HARNESS_BIN/$1
 	[ -x "$PROG" ] && return 0
 	_harness_state "BUILD ERROR"
-	_harness_reason "$1 did not compile"
+	# A library that did not compile costs every program: one reason.
+	case $(head -n 1 "$PROG.log" 2>/dev/null) in
+	"not built: it needs"*)
+		local needs
+		needs=$(head -n 1 "$PROG.log")
+		needs=${needs#not built: it needs }
+		_harness_reason "${needs%%, which*} did not compile"
+		;;
+	*) _harness_reason "$1 did not compile" ;;
+	esac
 	if [ -s "$PROG.log" ]; then
 		echo "-- $1 did not compile:"
 		head -c 4096 "$PROG.log" | head -n 15 | _harness_printable | sed 's/^/   | /'
@@ -792,7 +803,7 @@ program_output() {
 # most 200 characters, control characters replaced: fit for a terminal,
 # whatever the program wrote.
 program_tail() {
-	tail -c 4096 ${1:+"$1"} | tail -n 8 | _harness_printable | cut -c 1-200 | sed 's/^/   | /'
+	tail -c 4096 ${1:+"$1"} | tail -n 8 | LC_ALL=C awk '{ gsub(/[^[:print:]\t]/, "?"); print "   | " substr($0, 1, 200) }'
 }
 
 _harness_printable() {

@@ -21,7 +21,9 @@ os_setup() {
 	OS_MODE=${SOCKLAB_OS:-}
 	if [ -z "$OS_MODE" ]; then
 		# WSL1 has the files, but empty.
-		if [ -r /proc/self/stat ] && grep -q local_address /proc/net/tcp 2> /dev/null; then
+		local first=
+		read -r first < /proc/net/tcp 2> /dev/null || true
+		if [ -r /proc/self/stat ] && case $first in *local_address*) true ;; *) false ;; esac; then
 			OS_MODE=linux
 		else
 			OS_MODE=portable
