@@ -15,63 +15,6 @@ teardown() {
 }
 
 # ------------------------------------------------------------ helpers --
-# Bats shows what a test printed only when the test fails: these helpers
-# add to a failure what was run and, in words, what was expected.
-
-# note_run NAME ARGS...: print the command line of a lesson program.
-note_run() {
-	local line=$1 word
-	shift
-	for word in "$@"; do
-		case $word in
-		'' | *[!A-Za-z0-9._:/@%+=-]*) line="$line '$(printf '%s' "$word" | escape_bytes 200)'" ;;
-		*) line="$line $word" ;;
-		esac
-	done
-	echo "-- ran: $line"
-}
-
-# run_noted SECS NAME ARGS...: note_run, then run_prog.
-run_noted() {
-	need_prog "$2" || return 1
-	note_run "${@:2}"
-	run_prog "$@"
-}
-
-# check_message REGEX EXPECTED: after run_prog, fail unless its standard
-# error matches REGEX from its first byte (as assert_regex does); EXPECTED
-# says in words what is checked, with an example.
-check_message() {
-	local regex=$1
-	[[ ${stderr:-} =~ $regex ]] && return 0
-	{
-		echo "-- the error message is not as expected"
-		echo "   expected: $2"
-		printf "   got:      '%s'\n" "$(printf '%s' "${stderr:-}" | escape_bytes 200)"
-	} | fail
-}
-
-# print_lines FILE: the first lines of a program's output, each escaped.
-print_lines() {
-	local line
-	[ -s "$1" ] || { echo "   (nothing)"; return 0; }
-	program_output "$1" 4096 | head -n 10 | while IFS= read -r line || [ -n "$line" ]; do
-		printf "   | '%s'\n" "$(printf '%s' "$line" | escape_bytes 120)"
-	done
-}
-
-# check_server_line REGEX EXPECTED: fail unless a line of the server's
-# standard output matches REGEX; EXPECTED is that line in words.
-check_server_line() {
-	program_output "$SERVER_OUT" | LC_ALL=C grep -Eaq -- "$1" && return 0
-	{
-		echo "-- a line is missing from the server's standard output"
-		echo "   expected: $2"
-		echo "   got:"
-		print_lines "$SERVER_OUT"
-	} | fail
-}
-
 # ------------------------------------------------------------- server --
 
 # bats test_tags=points:5

@@ -63,7 +63,7 @@ upper_exchange() {
 @test "upper_server fails with exit 1 and a clear message when the port is taken" {
 	ss_start upper_server 127.0.0.1 @PORT
 	run_prog 5 upper_server 127.0.0.1 "$SERVER_PORT"
-	ss_expect_exit 1 "$(errno_regex EADDRINUSE)" "upper_server 127.0.0.1 $SERVER_PORT (a port in use)"
+	expect_exit 1 "$(errno_regex EADDRINUSE)" "upper_server 127.0.0.1 $SERVER_PORT (a port in use)"
 }
 
 # bats test_tags=points:2

@@ -423,13 +423,13 @@ cpu_window_ms() {
 @test "server fails with a clear message and exit 1 when the port is taken" {
 	start_server chat_server 127.0.0.1 @PORT
 	run_prog 5 chat_server 127.0.0.1 "$SERVER_PORT"
-	chat_expect_exit 1 "^chat_server: .*$(errno_regex EADDRINUSE)" "chat_server 127.0.0.1 $SERVER_PORT (a port in use)"
+	expect_exit 1 "^chat_server: .*$(errno_regex EADDRINUSE)" "chat_server 127.0.0.1 $SERVER_PORT (a port in use)"
 }
 
 # bats test_tags=points:1
 @test "server rejects bad usage with exit 2" {
 	run_prog 5 chat_server 127.0.0.1 1 extra
-	chat_expect_exit 2 '^usage: chat_server' "chat_server 127.0.0.1 1 extra"
+	expect_exit 2 '^usage: chat_server' "chat_server 127.0.0.1 1 extra"
 }
 
 # ------------------------------------------------------------- client --
@@ -511,7 +511,7 @@ start_client() {
 	# The input ends without a newline: the client ends the line itself.
 	printf 'last words' > "$T/typed"
 	run_prog 5 chat_client 127.0.0.1 "$port" < "$T/typed"
-	chat_expect_exit 0 '' "chat_client 127.0.0.1 PORT < a file holding 'last words' (the peer replies once the client half-closes, then closes)"
+	expect_exit 0 '' "chat_client 127.0.0.1 PORT < a file holding 'last words' (the peer replies once the client half-closes, then closes)"
 	assert_text_equal 'a late reply' "$output" "what the client printed after the end of its input"
 	printf 'PORT %s\nlast words\n' "$port" > "$T/expected"
 	assert_same_bytes "$T/expected" "$PEER_OUT"
@@ -566,13 +566,13 @@ start_client() {
 @test "client reports a refused connection and exits 1" {
 	port=$(free_port tcp)
 	run_prog 5 chat_client 127.0.0.1 "$port" < /dev/null
-	chat_expect_exit 1 "^chat_client: .*$(errno_regex ECONNREFUSED)" "chat_client 127.0.0.1 $port (nothing listens there)"
+	expect_exit 1 "^chat_client: .*$(errno_regex ECONNREFUSED)" "chat_client 127.0.0.1 $port (nothing listens there)"
 }
 
 # bats test_tags=points:1
 @test "client rejects bad usage with exit 2" {
 	run_prog 5 chat_client -x < /dev/null
-	chat_expect_exit 2 'usage: chat_client' "chat_client -x"
+	expect_exit 2 'usage: chat_client' "chat_client -x"
 	run_prog 5 chat_client localhost 1 extra < /dev/null
-	chat_expect_exit 2 '^usage: chat_client' "chat_client localhost 1 extra"
+	expect_exit 2 '^usage: chat_client' "chat_client localhost 1 extra"
 }

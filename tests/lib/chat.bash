@@ -229,25 +229,6 @@ chat_expect_run() {
 	} | fail
 }
 
-# chat_expect_exit CODE REGEX RAN: after run_prog, fail unless the program
-# exited with CODE and its standard error matches REGEX (an ERE matched
-# against the whole text, so ^ is its start; '' matches anything).  RAN is
-# the command run.
-chat_expect_exit() {
-	local regex=$2
-	if [ "$status" -eq "$1" ]; then
-		[ -z "$regex" ] && return 0
-		[[ ${stderr:-} =~ $regex ]] && return 0
-	fi
-	{
-		echo "-- ran: $3"
-		echo "   expected: exit status $1${regex:+, and standard error matching: $regex}"
-		echo "   got:      exit status $status"
-		printf "   stdout: '%s'\n" "$(printf '%s' "${output:-}" | escape_bytes 200)"
-		printf "   stderr: '%s'\n" "$(printf '%s' "${stderr:-}" | escape_bytes 200)"
-	} | fail
-}
-
 # chat_expect_server_exit SIG WHEN: after stop_server SIG, fail unless the
 # server exited 0; WHEN says what was connected.
 chat_expect_server_exit() {

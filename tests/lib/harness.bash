@@ -810,6 +810,84 @@ _harness_printable() {
 	LC_ALL=C tr -c '[:print:]\t\n' '?'
 }
 
+# -------------------------------------------------- failure reports --
+
+# Bats shows what a test printed only when the test fails: these helpers
+# add to a failure what was run and, in words, what was expected.
+
+# note_run NAME ARGS...: print the command line of a lesson program.
+note_run() {
+	local line=$1 word
+	shift
+	for word in "$@"; do
+		case $word in
+		'' | *[!A-Za-z0-9._:/@%+=-]*) line="$line '$(printf '%s' "$word" | escape_bytes 200)'" ;;
+		*) line="$line $word" ;;
+		esac
+	done
+	echo "-- ran: $line"
+}
+
+# run_noted SECS NAME ARGS...: note_run, then run_prog.
+run_noted() {
+	need_prog "$2" || return 1
+	note_run "${@:2}"
+	run_prog "$@"
+}
+
+# check_message REGEX EXPECTED: after run_prog, fail unless its standard
+# error matches REGEX from its first byte (as assert_regex does); EXPECTED
+# says in words what is checked, with an example.
+check_message() {
+	local regex=$1
+	[[ ${stderr:-} =~ $regex ]] && return 0
+	{
+		echo "-- the error message is not as expected"
+		echo "   expected: $2"
+		printf "   got:      '%s'\n" "$(printf '%s' "${stderr:-}" | escape_bytes 200)"
+	} | fail
+}
+
+# print_lines FILE: the first lines of a program's output, each escaped.
+print_lines() {
+	local line
+	[ -s "$1" ] || { echo "   (nothing)"; return 0; }
+	program_output "$1" 4096 | head -n 10 | while IFS= read -r line || [ -n "$line" ]; do
+		printf "   | '%s'\n" "$(printf '%s' "$line" | escape_bytes 120)"
+	done
+}
+
+# check_server_line REGEX EXPECTED: fail unless a line of the server's
+# standard output matches REGEX; EXPECTED is that line in words.
+check_server_line() {
+	program_output "$SERVER_OUT" | LC_ALL=C grep -Eaq -- "$1" && return 0
+	{
+		echo "-- a line is missing from the server's standard output"
+		echo "   expected: $2"
+		echo "   got:"
+		print_lines "$SERVER_OUT"
+	} | fail
+}
+
+# expect_exit CODE REGEX RAN: after run_prog, fail unless the program
+# exited with CODE and its standard error matches REGEX (an ERE matched
+# against the whole text, so ^ is its start; '' matches anything); RAN is
+# the command run, for the report.
+expect_exit() {
+	local regex=$2
+	if [ "$status" -eq "$1" ]; then
+		[ -z "$regex" ] && return 0
+		[[ ${stderr:-} =~ $regex ]] && return 0
+	fi
+	{
+		echo "-- ran: $3"
+		echo "   expected: exit status $1${regex:+, and standard error matching: $regex}"
+		echo "   got:      exit status $status"
+		printf "   stdout: '%s'\n" "$(printf '%s' "${output:-}" | escape_bytes 200)"
+		printf "   stderr: '%s'\n" "$(printf '%s' "${stderr:-}" | escape_bytes 200)"
+	} | fail
+}
+
 # -------------------------------------------------------------- netcat --
 
 # nc_exchange HOST PORT [SECS]: send standard input to HOST:PORT, close the
@@ -967,15 +1045,5 @@ assert_text_equal() {
 		echo "-- $3 is not as expected"
 		printf "   expected (%s bytes): '%s'\n" "${#1}" "$(printf '%s' "$1" | escape_bytes 200)"
 		printf "   got      (%s bytes): '%s'\n" "${#2}" "$(printf '%s' "$2" | escape_bytes 200)"
-	} | fail
-}
-
-# assert_stderr_regex REGEX: after run_prog, fail unless the program's
-# standard error matches REGEX; show what it wrote.
-assert_stderr_regex() {
-	printf '%s\n' "${stderr:-}" | LC_ALL=C grep -Eaq -- "$1" && return 0
-	{
-		echo "-- standard error does not match: $1"
-		printf "   stderr: '%s'\n" "$(printf '%s' "${stderr:-}" | escape_bytes 200)"
 	} | fail
 }

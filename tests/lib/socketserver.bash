@@ -134,18 +134,3 @@ ss_assert_logged() {
 	} | fail
 }
 
-# ss_expect_exit CODE REGEX RAN: after run_prog, fail unless the program
-# exited with CODE and its standard error matches REGEX (an ERE).  RAN is
-# the command run.
-# shellcheck disable=SC2154 # status, output and stderr: set by run_prog
-ss_expect_exit() {
-	local regex=$2
-	[ "$status" -eq "$1" ] && [[ ${stderr:-} =~ $regex ]] && return 0
-	{
-		echo "-- ran: $3"
-		echo "   expected: exit status $1, and standard error matching: $2"
-		echo "   got:      exit status $status"
-		printf "   stdout: '%s'\n" "$(printf '%s' "${output:-}" | escape_bytes 200)"
-		printf "   stderr: '%s'\n" "$(printf '%s' "${stderr:-}" | escape_bytes 200)"
-	} | fail
-}
