@@ -135,11 +135,6 @@ chat_say() {
 	printf '%s\n' "$@" >&"$fd"
 }
 
-# chat_write LABEL BYTES: the client LABEL sends BYTES as they are.
-chat_write() {
-	printf '%s' "$2" >&"$(chat_var FD "$1")"
-}
-
 # chat_send_file LABEL FILE: the client LABEL sends the content of FILE (a
 # server that stops reading cannot block the test for more than 5 s).
 chat_send_file() {

@@ -255,7 +255,6 @@ has_ipv6_loopback() {
 
 # gone PID: process PID has exited.
 gone() { ! kill -0 "$1" 2>/dev/null; }
-_harness_gone() { gone "$1"; }
 
 # ------------------------------------------------------------- the jail --
 
