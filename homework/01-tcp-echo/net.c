@@ -40,6 +40,8 @@ int net_connect(const char *host, const char *port, int type)
 	return -1;
 }
 
+/* send() may send fewer bytes than asked (a short write), or be cut short
+ * by a signal: loop until all is sent. */
 int net_send_all(int fd, const void *buf, size_t len)
 {
 	/* TODO: send(2) all LEN bytes: it may send fewer than asked, or fail

@@ -20,22 +20,26 @@
 const char *net_prog = "net";
 volatile sig_atomic_t net_stop;
 
-/* $begin listen */
 int net_listen(const char *host, const char *port, int type)
 {
 	/* BEGIN SOLUTION: return -1 */
 	//: /* TODO: socket(2), SO_REUSEADDR, bind(2) and (TCP) listen(2) on the first
 	//:  * address getaddrinfo(3) gives; print errors as the page's table shows. */
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = type, .ai_flags = AI_PASSIVE };
 	struct addrinfo *list, *ai;
 	char where[NET_ADDRSTRLEN] = "?";
 	const char *failed = "socket";
-	int fd = -1, on = 1, err = getaddrinfo(host, port, &hints, &list);
+	int fd = -1, on = 1;
+
+	/* $begin listen_resolve */
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = type, .ai_flags = AI_PASSIVE };
+	int err = getaddrinfo(host, port, &hints, &list);
 
 	if (err != 0) {
 		fprintf(stderr, "%s: %s: %s\n", net_prog, host ? host : "*", gai_strerror(err));
 		return -1;
 	}
+	/* $end listen_resolve */
+	/* $begin listen_loop */
 	for (ai = list; ai != NULL; ai = ai->ai_next) {
 		net_format_address(ai->ai_addr, ai->ai_addrlen, where);
 		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
@@ -56,15 +60,14 @@ int net_listen(const char *host, const char *port, int type)
 		errno = err;
 		fd = -1;
 	}
+	/* $end listen_loop */
 	if (fd == -1)
 		fprintf(stderr, "%s: %s %s: %s\n", net_prog, failed, where, strerror(errno));
 	freeaddrinfo(list);
 	return fd;
 	/* END SOLUTION */
 }
-/* $end listen */
 
-/* $begin connect */
 int net_connect(const char *host, const char *port, int type)
 {
 	/* BEGIN SOLUTION: return -1 */
@@ -78,6 +81,7 @@ int net_connect(const char *host, const char *port, int type)
 		fprintf(stderr, "%s: %s: %s\n", net_prog, host, gai_strerror(err));
 		return -1;
 	}
+	/* $begin connect_loop */
 	for (ai = list; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
 		if (fd == -1)
@@ -89,15 +93,17 @@ int net_connect(const char *host, const char *port, int type)
 		errno = err;
 		fd = -1;
 	}
+	/* $end connect_loop */
 	if (fd == -1)
 		fprintf(stderr, "%s: connect to %s:%s: %s\n", net_prog, host, port, strerror(errno));
 	freeaddrinfo(list);
 	return fd;
 	/* END SOLUTION */
 }
-/* $end connect */
 
 /* $begin send_all */
+/* send() may send fewer bytes than asked (a short write), or be cut short
+ * by a signal: loop until all is sent. */
 int net_send_all(int fd, const void *buf, size_t len)
 {
 	/* BEGIN SOLUTION: return -1 ENOSYS */
