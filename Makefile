@@ -62,12 +62,7 @@ build: peers
 	@CFLAGS="$(WERROR)" tools/build solutions $(BUILD)/solutions
 
 peers:
-	@mkdir -p $(BUILD)/peers
-	@for c in tests/peers/*.c; do \
-		[ -f "$$c" ] || continue; \
-		out=$(BUILD)/peers/$$(basename "$$c" .c); \
-		$(CC) $(CPPFLAGS) $(WERROR) $(LDFLAGS) -o "$$out" "$$c" $(LDLIBS) || exit 1; \
-	done
+	@tools/peers $(BUILD)/peers
 
 skeletons:
 	@tools/mkskel --sync
