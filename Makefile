@@ -18,7 +18,7 @@ WERROR   := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -O1
 
 export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC HOMEWORK LESSON CLASS
 
-.PHONY: help deps build peers skeletons grade grade-class watch hint test check bench bench-grade demo slides clean
+.PHONY: help deps build peers skeletons solutions-release grade grade-class watch hint test check bench bench-grade demo slides clean
 
 help:
 	@echo "socklab: network programming with sockets in C"
@@ -32,6 +32,7 @@ help:
 	@echo "  make grade HOMEWORK=DIR grade another tree (a student's copy, or solutions)"
 	@echo "  make grade-class CLASS=DIR  grade every student folder in DIR"
 	@echo "  make skeletons          regenerate homework/ from solutions/"
+	@echo "  make solutions-release  clean copies of the solutions (no markers) in $(BUILD)/solutions-release/"
 	@echo "  make test               the project's own checks"
 	@echo "Lecturers:"
 	@echo "  make demo LESSON=01     live demo in tmux (F12 ends it)"
@@ -66,6 +67,12 @@ peers:
 
 skeletons:
 	@tools/mkskel --sync
+
+# The solutions as programs, for students after the deadline: no
+# skeleton marker, no stub.
+solutions-release:
+	@rm -rf $(BUILD)/solutions-release
+	@tools/mkskel --release $(BUILD)/solutions-release
 
 grade: deps
 	@tests/grade -h "$$HOMEWORK" $${LESSON:+-l "$$LESSON"}
