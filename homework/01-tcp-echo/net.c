@@ -22,7 +22,7 @@ volatile sig_atomic_t net_stop;
 
 int net_listen(const char *host, const char *port, int type)
 {
-	/* TODO: socket(2), SO_REUSEADDR, bind(2) and (TCP) listen(2) on the first
+	/* TODO: socket(2), bind(2), and for TCP SO_REUSEADDR and listen(2), on the first
 	 * address getaddrinfo(3) gives; print errors as the page's table shows. */
 	(void)host;
 	(void)port;

@@ -23,7 +23,7 @@ volatile sig_atomic_t net_stop;
 int net_listen(const char *host, const char *port, int type)
 {
 	/* BEGIN SOLUTION: return -1 */
-	//: /* TODO: socket(2), SO_REUSEADDR, bind(2) and (TCP) listen(2) on the first
+	//: /* TODO: socket(2), bind(2), and for TCP SO_REUSEADDR and listen(2), on the first
 	//:  * address getaddrinfo(3) gives; print errors as the page's table shows. */
 	struct addrinfo *list, *ai;
 	char where[NET_ADDRSTRLEN] = "?";
@@ -46,8 +46,10 @@ int net_listen(const char *host, const char *port, int type)
 		if (fd == -1)
 			continue;
 		/* Without SO_REUSEADDR a restarted server cannot bind its port
-		 * while old connections linger in TIME_WAIT. */
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
+		 * while old connections linger in TIME_WAIT.  UDP has no
+		 * TIME_WAIT, and on Linux the option would let two servers
+		 * bind one UDP port. */
+		if (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
 			failed = "setsockopt SO_REUSEADDR";
 		else if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
 			failed = "bind";
