@@ -49,9 +49,12 @@
  */
 static int echo_datagram(int fd)
 {
-	/* BEGIN SOLUTION: return -1 ENOSYS */
+	/* BEGIN SOLUTION */
 	//: /* TODO: recvfrom(2) one datagram of up to DATAGRAM_MAX bytes (0 is one too),
 	//:  * print "Datagram from ADDR:PORT (N bytes)", fflush(3), sendto(2) it back. */
+	//: (void)fd;
+	//: errno = ENOSYS;
+	//: return -1;
 	static char buf[DATAGRAM_MAX];
 	struct sockaddr_storage addr;
 	socklen_t len = sizeof addr;
