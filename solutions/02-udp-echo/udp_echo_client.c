@@ -86,8 +86,9 @@ static ssize_t exchange(int fd, const struct request *req, char *reply, size_t s
 		/* One send() is one datagram, sent whole or not at all. */
 		if (send(fd, req->data, req->len, 0) == -1)
 			return -1;
-		/* Readable: a datagram, or an error such as ECONNREFUSED for
-		 * recv() to report.  0: lost on the way there or back. */
+		/* Wait for a datagram, or for an error such as ECONNREFUSED that
+		 * recv() reports.  0: the time is up, the datagram or its reply
+		 * was lost, so send again. */
 		ready = poll(&pfd, 1, req->timeout_ms);
 		if (ready != 0)
 			return ready == -1 ? -1 : recv(fd, reply, size, 0);
