@@ -177,13 +177,6 @@ print_peer_log() {
 	assert_server_exit 0 INT
 }
 
-# bats test_tags=points:1
-@test "server rejects bad usage with exit 2" {
-	run_noted 5 udp_echo_server 127.0.0.1 1 extra
-	assert_exit 2
-	check_message '^usage: udp_echo_server' "'usage: udp_echo_server' first, as in 'usage: udp_echo_server [HOST] [PORT]'"
-}
-
 # ------------------------------------------------------------- client --
 
 # bats test_tags=points:5
@@ -318,14 +311,4 @@ print_peer_log() {
 	run_noted 10 udp_echo_client no-such-host.invalid "$(free_port udp)"
 	assert_exit 1
 	check_message '^udp_echo_client: .*no-such-host\.invalid' "'udp_echo_client: ' and the host's name, as in 'udp_echo_client: no-such-host.invalid: ' followed by gai_strerror(3)'s text"
-}
-
-# bats test_tags=points:1
-@test "client rejects bad usage with exit 2" {
-	run_noted 5 udp_echo_client localhost 1 message extra
-	assert_exit 2
-	check_message '^usage: udp_echo_client' "'usage: udp_echo_client' first, as in 'usage: udp_echo_client [-t SECONDS] [-r TRIES] [HOST [PORT [MESSAGE | -]]]'"
-	run_noted 5 udp_echo_client -r 0 localhost 1
-	assert_exit 2
-	check_message '^usage: udp_echo_client' "'usage: udp_echo_client' first: -r takes a whole number from 1 to 1000"
 }
