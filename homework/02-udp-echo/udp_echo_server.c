@@ -59,7 +59,7 @@ int main(int argc, char *argv[])
 {
 	const char *host = NULL, *port = DEFAULT_PORT;
 	char where[NET_ADDRSTRLEN];
-	int fd, opt, off = 0;
+	int fd, opt;
 
 	net_prog = "udp_echo_server";
 	while ((opt = getopt(argc, argv, "")) != -1)
@@ -73,12 +73,8 @@ int main(int argc, char *argv[])
 
 	if (net_catch_signals() == -1 || (fd = net_listen(host, port, SOCK_DGRAM)) == -1)
 		return 1;
-	/* net_listen() sets SO_REUSEADDR, which TCP needs.  On a UDP socket
-	 * Linux would let a second server bind the same port and take part of
-	 * the datagrams: turned off, it makes that bind fail. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &off, sizeof off) == -1 ||
-	    net_local_address(fd, where) == -1) {
-		fprintf(stderr, "%s: setsockopt or getsockname: %s\n", net_prog, strerror(errno));
+	if (net_local_address(fd, where) == -1) {
+		fprintf(stderr, "%s: getsockname: %s\n", net_prog, strerror(errno));
 		close(fd);
 		return 1;
 	}

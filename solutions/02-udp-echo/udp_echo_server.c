@@ -49,12 +49,9 @@
  */
 static int echo_datagram(int fd)
 {
-	/* BEGIN SOLUTION */
+	/* BEGIN SOLUTION: return -1 ENOSYS */
 	//: /* TODO: recvfrom(2) one datagram of up to DATAGRAM_MAX bytes (0 is one too),
 	//:  * print "Datagram from ADDR:PORT (N bytes)", fflush(3), sendto(2) it back. */
-	//: (void)fd;
-	//: errno = ENOSYS;
-	//: return -1;
 	static char buf[DATAGRAM_MAX];
 	struct sockaddr_storage addr;
 	socklen_t len = sizeof addr;
@@ -81,7 +78,7 @@ int main(int argc, char *argv[])
 {
 	const char *host = NULL, *port = DEFAULT_PORT;
 	char where[NET_ADDRSTRLEN];
-	int fd, opt, off = 0;
+	int fd, opt;
 
 	net_prog = "udp_echo_server";
 	while ((opt = getopt(argc, argv, "")) != -1)
@@ -95,12 +92,8 @@ int main(int argc, char *argv[])
 
 	if (net_catch_signals() == -1 || (fd = net_listen(host, port, SOCK_DGRAM)) == -1)
 		return 1;
-	/* net_listen() sets SO_REUSEADDR, which TCP needs.  On a UDP socket
-	 * Linux would let a second server bind the same port and take part of
-	 * the datagrams: turned off, it makes that bind fail. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &off, sizeof off) == -1 ||
-	    net_local_address(fd, where) == -1) {
-		fprintf(stderr, "%s: setsockopt or getsockname: %s\n", net_prog, strerror(errno));
+	if (net_local_address(fd, where) == -1) {
+		fprintf(stderr, "%s: getsockname: %s\n", net_prog, strerror(errno));
 		close(fd);
 		return 1;
 	}
