@@ -7,7 +7,7 @@
  *   2. the wake-up pipe (yours);
  *   3. the three modes: sync, a process or a thread per request (yours);
  *   4. the serve loop: wait, accept or receive, dispatch (yours);
- *   5. shutdown and close (yours, but for the freeing);
+ *   5. shutdown (yours) and close (given: it reaps everything left);
  *   6. the request helpers: ss_recv, ss_read_line, ss_send_all (given);
  *   7. signals, mode names and accessors (given).
  *
@@ -138,9 +138,7 @@ static int catch_stop_signals(void (*handler)(int))
 	struct sigaction sa = { .sa_handler = handler };
 
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) == -1 || sigaction(SIGTERM, &sa, NULL) == -1)
-		return -1;
-	return 0;
+	return sigaction(SIGINT, &sa, NULL) == -1 || sigaction(SIGTERM, &sa, NULL) == -1 ? -1 : 0;
 }
 
 /* ===================================================== 2. the wake pipe == */
@@ -280,16 +278,23 @@ static int start_child(struct ss_server *server, struct ss_request *req)
 	/* END SOLUTION */
 }
 
-/* SS_FORK: reap the children that have exited, without waiting. */
-static void reap_children(struct ss_server *server)
+/*
+ * SS_FORK: reap the children that have exited, without waiting.  With
+ * ALL (ss_close()), first SIGTERM the children still running, and wait
+ * for every one.
+ */
+static void reap_children(struct ss_server *server, int all)
 {
-	/* BEGIN SOLUTION */
-	//: /* TODO: reap the exited children without waiting, and forget them.
-	//:  * See waitpid(2), WNOHANG. */
-	size_t i = 0;
+	/* BEGIN SOLUTION: void */
+	//: /* TODO: reap the exited children (ALL: kill(2) them all with SIGTERM
+	//:  * and wait for each), and forget them.  See waitpid(2), WNOHANG. */
+	size_t i;
 
+	for (i = 0; all && i < server->nchildren; i++)
+		kill(server->children[i], SIGTERM);
+	i = 0;
 	while (i < server->nchildren) {
-		pid_t pid = waitpid(server->children[i], NULL, WNOHANG);
+		pid_t pid = waitpid(server->children[i], NULL, all ? 0 : WNOHANG);
 
 		if (pid == 0 || (pid == -1 && errno == EINTR))
 			i += pid == 0; /* still running: keep it; EINTR: ask again */
@@ -311,7 +316,7 @@ static void *thread_main(void *arg)
 	run_handler(req);
 	pthread_mutex_lock(&req->server->lock);
 	/* Close now: the client waits for it, and the thread is joined only
-	 * at the loop's next wake-up.  Under the lock, as stop_threads() may
+	 * at the loop's next wake-up.  Under the lock, as reap_threads() may
 	 * shut down req->fd at the same time. */
 	if (req->packet == NULL) {
 		close(req->fd);
@@ -347,17 +352,25 @@ static int start_thread(struct ss_server *server, struct ss_request *req)
 	/* END SOLUTION */
 }
 
-/* SS_THREAD: join the threads whose handler has returned; free their requests. */
-static void reap_threads(struct ss_server *server)
+/*
+ * SS_THREAD: join the threads whose handler has returned, and free their
+ * requests.  With ALL (ss_close()), first shut down the connections of the
+ * handlers still running, so that those waiting on their client return,
+ * and join every thread.
+ */
+static void reap_threads(struct ss_server *server, int all)
 {
-	/* BEGIN SOLUTION */
-	//: /* TODO: join the threads whose request is done, and free those
+	/* BEGIN SOLUTION: void */
+	//: /* TODO: join the threads whose request is done (ALL: every one, after
+	//:  * shutdown(2) of each TCP connection still open) and free their
 	//:  * requests; not while holding the lock.  See pthread_join(3). */
 	struct ss_request **link = &server->threads, *finished = NULL, *req;
 
 	pthread_mutex_lock(&server->lock);
 	while ((req = *link) != NULL) {
-		if (req->done) {
+		if (all && req->packet == NULL && req->fd != -1)
+			shutdown(req->fd, SHUT_RDWR);
+		if (req->done || all) {
 			*link = req->next;
 			req->next = finished;
 			finished = req;
@@ -382,24 +395,15 @@ static void reap_threads(struct ss_server *server)
  */
 static void dispatch(struct ss_server *server, struct ss_request *req)
 {
-	int status = 0;
-
-	switch (server->mode) {
-	case SS_SYNC:
+	if (server->mode == SS_FORK && start_child(server, req) == 0)
+		return; /* the child has its own copy; ours is freed */
+	if (server->mode == SS_THREAD && start_thread(server, req) == 0)
+		return; /* the thread owns REQ now */
+	if (server->mode == SS_SYNC)
 		run_handler(req);
-		free_request(req);
-		return;
-	case SS_FORK:
-		status = start_child(server, req);
-		break;
-	case SS_THREAD:
-		status = start_thread(server, req);
-		break;
-	}
-	if (status == -1) {
+	else
 		report(req->client_address, "cannot start a handler", errno);
-		free_request(req);
-	}
+	free_request(req);
 }
 /* $end dispatch */
 
@@ -488,8 +492,8 @@ int ss_serve_forever(struct ss_server *server)
 		}
 		/* Reap at every wake-up, so that no zombie or finished thread
 		 * waits for the next client. */
-		reap_children(server);
-		reap_threads(server);
+		reap_children(server, 0);
+		reap_threads(server, 0);
 		paused = 0;
 		/* The pipe: the loop condition sees server->stopping. */
 		if (ready <= 0 || (fds[1].revents & POLLIN) || !(fds[0].revents & POLLIN))
@@ -534,56 +538,13 @@ void ss_shutdown(struct ss_server *server)
 	/* END SOLUTION */
 }
 
-/*
- * SS_THREAD: shut down the connections of the handlers still running, so
- * that those waiting on their client return, and join every thread.
- */
-static void stop_threads(struct ss_server *server)
-{
-	/* BEGIN SOLUTION: void */
-	//: /* TODO: shut down the connection of each running TCP handler, then
-	//:  * join every thread and free its request.  See shutdown(2). */
-	struct ss_request *req, *next;
-
-	pthread_mutex_lock(&server->lock);
-	for (req = server->threads; req != NULL; req = req->next)
-		if (req->packet == NULL && req->fd != -1)
-			shutdown(req->fd, SHUT_RDWR);
-	req = server->threads;
-	server->threads = NULL;
-	pthread_mutex_unlock(&server->lock);
-	for (; req != NULL; req = next) {
-		next = req->next;
-		pthread_join(req->thread, NULL);
-		free_request(req);
-	}
-	/* END SOLUTION */
-}
-
-/* SS_FORK: stop the children still running (SIGTERM) and reap them all. */
-static void stop_children(struct ss_server *server)
-{
-	/* BEGIN SOLUTION: void */
-	//: /* TODO: SIGTERM every child, then reap each one.  See kill(2) and
-	//:  * waitpid(2). */
-	size_t i;
-
-	for (i = 0; i < server->nchildren; i++)
-		kill(server->children[i], SIGTERM);
-	for (i = 0; i < server->nchildren; i++)
-		while (waitpid(server->children[i], NULL, 0) == -1 && errno == EINTR)
-			continue;
-	server->nchildren = 0;
-	/* END SOLUTION */
-}
-
 /* Stop the handlers still running, then free everything. */
 void ss_close(struct ss_server *server)
 {
 	if (server == NULL)
 		return;
-	stop_threads(server);
-	stop_children(server);
+	reap_threads(server, 1);
+	reap_children(server, 1);
 	if (signal_server == server) {
 		/* Back to the default first: no signal may reach a freed server. */
 		(void)catch_stop_signals(SIG_DFL);
@@ -591,10 +552,9 @@ void ss_close(struct ss_server *server)
 	}
 	if (server->fd != -1)
 		close(server->fd);
-	if (server->wake[0] != -1)
-		close(server->wake[0]);
-	if (server->wake[1] != -1)
-		close(server->wake[1]);
+	for (int i = 0; i < 2; i++)
+		if (server->wake[i] != -1)
+			close(server->wake[i]);
 	pthread_mutex_destroy(&server->lock);
 	free(server->children);
 	free(server);
@@ -676,11 +636,10 @@ ssize_t ss_read_line(struct ss_request *req, char *line, size_t size)
 		if (req->buf_len == 0) {
 			ssize_t n = read_raw(req, req->buf, sizeof req->buf);
 
-			if (n <= 0) {
-				if (n == -1)
-					return -1;
+			if (n == -1)
+				return -1;
+			if (n == 0)
 				break;
-			}
 			req->buf_start = 0;
 			req->buf_len = (size_t)n;
 		}
@@ -700,7 +659,8 @@ ssize_t ss_read_line(struct ss_request *req, char *line, size_t size)
 int ss_send_all(struct ss_request *req, const void *buf, size_t len)
 {
 	if (req->packet != NULL) /* a datagram goes whole or not at all */
-		return sendto(req->fd, buf, len, 0, (struct sockaddr *)&req->peer, req->peer_len) == -1 ? -1 : 0;
+		return sendto(req->fd, buf, len, 0, (struct sockaddr *)&req->peer,
+			      req->peer_len) == -1 ? -1 : 0;
 	if (net_send_all(req->fd, buf, len) == 0)
 		return 0;
 	if (errno == EINTR)
