@@ -513,15 +513,15 @@ int ss_shutdown_on_signals(struct ss_server *server)
 /* "sync", "fork" or "thread", as the examples' -m option takes. */
 int ss_parse_mode(const char *name, enum ss_mode *mode)
 {
-	static const char *const names[] = { [SS_SYNC] = "sync", [SS_FORK] = "fork", [SS_THREAD] = "thread" };
-
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (strcmp(name, names[i]) == 0) {
-			*mode = (enum ss_mode)i;
-			return 0;
-		}
-	}
-	return -1;
+	if (strcmp(name, "sync") == 0)
+		*mode = SS_SYNC;
+	else if (strcmp(name, "fork") == 0)
+		*mode = SS_FORK;
+	else if (strcmp(name, "thread") == 0)
+		*mode = SS_THREAD;
+	else
+		return -1;
+	return 0;
 }
 
 /* Set once by make_server(). */
