@@ -473,8 +473,11 @@ int ss_serve_forever(struct ss_server *server)
 	//: /* TODO: the loop above until server->stopping: poll(2) the socket
 	//:  * and the wake-up pipe, reap, dispatch() each request; a failed
 	//:  * request costs only itself, unless is_fatal().  See poll(2). */
-	//: (void)next_request, (void)dispatch, (void)is_fatal;
-	//: (void)reap_children, (void)reap_threads;
+	//: (void)next_request;
+	//: (void)dispatch;
+	//: (void)is_fatal;
+	//: (void)reap_children;
+	//: (void)reap_threads;
 	int paused = 0;
 
 	while (!server->stopping) {
