@@ -2,11 +2,12 @@
  * socketserver.c: the framework declared in socketserver.h.
  *
  * The parts, in order:
- *   1. the server object, addresses and error reports (given);
- *   2. bind and listen, and the wake-up pipe (yours);
+ *   1. the server object, requests and error reports (given); the socket
+ *      comes from net_listen(), which you wrote in lesson 01;
+ *   2. the wake-up pipe (yours);
  *   3. the three modes: sync, a process or a thread per request (yours);
  *   4. the serve loop: wait, accept or receive, dispatch (yours);
- *   5. shutdown and close (yours, but for the freeing);
+ *   5. shutdown (yours) and close (given: it reaps everything left);
  *   6. the request helpers: ss_recv, ss_read_line, ss_send_all (given);
  *   7. signals, mode names and accessors (given).
  *
@@ -25,7 +26,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -38,23 +38,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "socketserver.h"
 
 /* The largest UDP payload is 65507 bytes (IPv4); this holds any. */
 #define MAX_DATAGRAM 65536
-
-/*
- * A send to a client that has gone raises SIGPIPE, which kills the
- * process.  MSG_NOSIGNAL (POSIX.1-2008) makes that send fail with EPIPE
- * instead; macOS has it only since version 11.  SO_NOSIGPIPE does the
- * same for a whole socket on macOS and some BSDs, but their headers show
- * it only to programs that ask for more than POSIX (this one does not).
- * Where neither is there, a program must ignore SIGPIPE, as
- * ss_shutdown_on_signals() does.
- */
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0
-#endif
 
 struct ss_server {
 	int type;                    /* SOCK_STREAM (TCP) or SOCK_DGRAM (UDP) */
@@ -63,14 +51,13 @@ struct ss_server {
 	void *user_data;
 	int fd;                      /* the listening (TCP) or bound (UDP) socket */
 	char address[SS_ADDRSTRLEN]; /* the address really bound, "ADDR:PORT" */
-	int port;
 	int wake[2];                 /* the self-pipe: ss_shutdown() writes [1], poll() watches [0] */
 	/* Set by ss_shutdown(), read by every thread.  volatile sig_atomic_t
 	 * is safe in a signal handler but not between threads; a lock-free
 	 * atomic (as int is, on every machine we know) is safe for both. */
 	atomic_int stopping;
 	pid_t *children;             /* SS_FORK: children not reaped yet */
-	size_t nchildren, children_size;
+	size_t nchildren;
 	pthread_mutex_t lock;        /* SS_THREAD: guards the list and each request's done */
 	struct ss_request *threads;  /* SS_THREAD: requests whose thread is not joined yet */
 	char packet[MAX_DATAGRAM];   /* UDP: where each datagram is received */
@@ -83,40 +70,20 @@ struct ss_server {
  */
 static struct ss_server *signal_server;
 
-/* ============================================ 1. objects and reports == */
+/* ======================================= 1. objects, requests, reports == */
 
 /*
- * Report an error on stderr as "socketserver: WHO: WHAT: reason", WHO and
- * WHAT left out when NULL.  strerror_r() because handlers report from
- * several threads at once.
+ * Report an error on stderr as "socketserver: WHO: WHAT: reason", WHO left
+ * out when NULL.  strerror_r() because handlers report from several
+ * threads at once.
  */
 static void report(const char *who, const char *what, int err)
 {
-	char reason[256];
+	char reason[256] = "failed";
 
-	if (err == 0)
-		snprintf(reason, sizeof reason, "failed");
-	else if (strerror_r(err, reason, sizeof reason) != 0)
+	if (err != 0 && strerror_r(err, reason, sizeof reason) != 0)
 		snprintf(reason, sizeof reason, "error %d", err);
-	fprintf(stderr, "socketserver: %s%s%s%s%s\n", who ? who : "", who ? ": " : "",
-		what ? what : "", what ? ": " : "", reason);
-}
-
-/*
- * Write a socket address as "ADDR:PORT" into OUT, IPv6 addresses in
- * brackets.  Returns the port number, or -1 if it cannot be formatted.
- */
-static int format_address(const struct sockaddr *addr, socklen_t len, char *out, size_t size)
-{
-	char host[SS_ADDRSTRLEN], port[16];
-
-	if (getnameinfo(addr, len, host, sizeof host, port, sizeof port,
-			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		snprintf(out, size, "?:?");
-		return -1;
-	}
-	snprintf(out, size, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
-	return atoi(port);
+	fprintf(stderr, "socketserver: %s%s%s: %s\n", who ? who : "", who ? ": " : "", what, reason);
 }
 
 /* A new request of SERVER, with no socket yet.  NULL if out of memory. */
@@ -133,13 +100,19 @@ static struct ss_request *new_request(struct ss_server *server)
 	return req;
 }
 
-/* Free a request and close its connection (never the UDP server's socket). */
+/*
+ * Free a request and close its connection (never the UDP server's
+ * socket).  errno stays as it was: error paths free and then return.
+ */
 static void free_request(struct ss_request *req)
 {
+	int saved_errno = errno;
+
 	if (req->packet == NULL && req->fd != -1)
 		close(req->fd);
 	free((void *)req->packet);
 	free(req);
+	errno = saved_errno;
 }
 
 /*
@@ -159,25 +132,16 @@ static int run_handler(struct ss_request *req)
 	return -1;
 }
 
-/* ================================== 2. bind and listen, the wake pipe == */
-
-/*
- * Resolve HOST and PORT and return a socket of TYPE (SOCK_STREAM or
- * SOCK_DGRAM) bound to the first address that works, listening if TCP.
- * Returns -1 with errno set and the error reported.
- */
-static int open_socket(const char *host, const char *port, int type)
+/* SIGINT and SIGTERM run HANDLER, without SA_RESTART (see section 7). */
+static int catch_stop_signals(void (*handler)(int))
 {
-	/* TODO: lesson 01's open_listener(), for TCP and UDP: the first
-	 * address of HOST and PORT that binds (and listens, for TCP), with
-	 * SO_REUSEADDR; on failure report() it.  See getaddrinfo(3). */
-	(void)host;
-	(void)port;
-	(void)type;
-	fprintf(stderr, "socketserver: open_socket: not implemented yet\n");
-	errno = ENOSYS;
-	return -1;
+	struct sigaction sa = { .sa_handler = handler };
+
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGINT, &sa, NULL) == -1 || sigaction(SIGTERM, &sa, NULL) == -1 ? -1 : 0;
 }
+
+/* ===================================================== 2. the wake pipe == */
 
 /*
  * Make SERVER's wake-up pipe (server->wake), its write end non-blocking:
@@ -193,45 +157,41 @@ static int open_wake_pipe(struct ss_server *server)
 	return -1;
 }
 
-/* Make a TCP or UDP server; ss_close() cleans up whatever failed half-way. */
+/*
+ * Make a TCP or UDP server: net_listen() (lesson 01) binds, and listens
+ * for TCP, and reports its errors.  ss_close() cleans up whatever failed
+ * half-way.
+ */
 static struct ss_server *make_server(const char *host, const char *port, int type,
 				     ss_handler handler, enum ss_mode mode, void *user_data)
 {
 	struct ss_server *server = calloc(1, sizeof *server);
-	struct sockaddr_storage addr;
-	socklen_t len = sizeof addr;
 	int saved_errno;
 
-	if (server == NULL) {
-		report(NULL, "calloc", errno);
+	if (server == NULL || (errno = pthread_mutex_init(&server->lock, NULL)) != 0) {
+		report(NULL, "cannot make a server", errno);
+		free(server);
 		return NULL;
 	}
 	server->type = type;
 	server->mode = mode;
 	server->handler = handler;
 	server->user_data = user_data;
-	server->fd = server->wake[0] = server->wake[1] = -1;
+	server->wake[0] = server->wake[1] = -1;
 	atomic_init(&server->stopping, 0);
-	errno = pthread_mutex_init(&server->lock, NULL);
-	if (errno != 0) {
-		report(NULL, "pthread_mutex_init", errno);
-		free(server);
-		return NULL;
-	}
-	server->fd = open_socket(host, port, type);
+	/* "" means every interface too, as in Python. */
+	server->fd = net_listen(host != NULL && host[0] != '\0' ? host : NULL, port, type);
 	if (server->fd == -1)
 		goto fail;
 	if (open_wake_pipe(server) == -1) {
 		report(NULL, "pipe", errno);
 		goto fail;
 	}
-	/* getsockname() tells the port really bound, also when PORT was "0". */
-	if (getsockname(server->fd, (struct sockaddr *)&addr, &len) == -1) {
+	/* The address really bound: the port the kernel chose for "0". */
+	if (net_local_address(server->fd, server->address) == -1) {
 		report(NULL, "getsockname", errno);
 		goto fail;
 	}
-	server->port = format_address((struct sockaddr *)&addr, len, server->address,
-				      sizeof server->address);
 	return server;
 fail:
 	saved_errno = errno;
@@ -270,12 +230,17 @@ static int start_child(struct ss_server *server, struct ss_request *req)
 	return -1;
 }
 
-/* SS_FORK: reap the children that have exited, without waiting. */
-static void reap_children(struct ss_server *server)
+/*
+ * SS_FORK: reap the children that have exited, without waiting.  With
+ * ALL (ss_close()), first SIGTERM the children still running, and wait
+ * for every one.
+ */
+static void reap_children(struct ss_server *server, int all)
 {
-	/* TODO: reap the exited children without waiting, and forget them.
-	 * See waitpid(2), WNOHANG. */
+	/* TODO: reap the exited children (ALL: kill(2) them all with SIGTERM
+	 * and wait for each), and forget them.  See waitpid(2), WNOHANG. */
 	(void)server;
+	(void)all;
 }
 
 /* SS_THREAD: what each handler thread runs. */
@@ -285,7 +250,6 @@ static void *thread_main(void *arg)
 	 * request's connection and mark it done for reap_threads().
 	 * See pthread_mutex_lock(3). */
 	(void)arg;
-	(void)run_handler;
 	return NULL;
 }
 
@@ -297,20 +261,26 @@ static int start_thread(struct ss_server *server, struct ss_request *req)
 {
 	/* TODO: start a thread running thread_main(REQ) and add REQ to
 	 * server->threads, under the lock.  See pthread_create(3). */
+	(void)thread_main;
 	(void)server;
 	(void)req;
-	(void)thread_main;
 	errno = ENOSYS;
 	return -1;
 }
 
-/* SS_THREAD: join the threads whose handler has returned; free their requests. */
-static void reap_threads(struct ss_server *server)
+/*
+ * SS_THREAD: join the threads whose handler has returned, and free their
+ * requests.  With ALL (ss_close()), first shut down the connections of the
+ * handlers still running, so that those waiting on their client return,
+ * and join every thread.
+ */
+static void reap_threads(struct ss_server *server, int all)
 {
-	/* TODO: join the threads whose request is done, and free those
+	/* TODO: join the threads whose request is done (ALL: every one, after
+	 * shutdown(2) of each TCP connection still open) and free their
 	 * requests; not while holding the lock.  See pthread_join(3). */
 	(void)server;
-	(void)free_request;
+	(void)all;
 }
 
 /*
@@ -319,24 +289,15 @@ static void reap_threads(struct ss_server *server)
  */
 static void dispatch(struct ss_server *server, struct ss_request *req)
 {
-	int status = 0;
-
-	switch (server->mode) {
-	case SS_SYNC:
+	if (server->mode == SS_FORK && start_child(server, req) == 0)
+		return; /* the child has its own copy; ours is freed */
+	if (server->mode == SS_THREAD && start_thread(server, req) == 0)
+		return; /* the thread owns REQ now */
+	if (server->mode == SS_SYNC)
 		run_handler(req);
-		free_request(req);
-		return;
-	case SS_FORK:
-		status = start_child(server, req);
-		break;
-	case SS_THREAD:
-		status = start_thread(server, req);
-		break;
-	}
-	if (status == -1) {
+	else
 		report(req->client_address, "cannot start a handler", errno);
-		free_request(req);
-	}
+	free_request(req);
 }
 
 /* ================================================= 4. the serve loop == */
@@ -350,9 +311,8 @@ static struct ss_request *next_request(struct ss_server *server)
 	/* TODO: the next connection (TCP) or datagram (UDP, copied into
 	 * req->packet), and the client's address as text in
 	 * req->client_address.  See accept(2), recvfrom(2). */
-	(void)server;
 	(void)new_request;
-	(void)format_address;
+	(void)server;
 	errno = ENOSYS;
 	return NULL;
 }
@@ -376,13 +336,12 @@ int ss_serve_forever(struct ss_server *server)
 	/* TODO: the loop above until server->stopping: poll(2) the socket
 	 * and the wake-up pipe, reap, dispatch() each request; a failed
 	 * request costs only itself, unless is_fatal().  See poll(2). */
-	(void)server;
 	(void)next_request;
 	(void)dispatch;
+	(void)is_fatal;
 	(void)reap_children;
 	(void)reap_threads;
-	(void)is_fatal;
-	fprintf(stderr, "socketserver: ss_serve_forever: not implemented yet\n");
+	(void)server;
 	errno = ENOSYS;
 	return -1;
 }
@@ -398,44 +357,23 @@ void ss_shutdown(struct ss_server *server)
 	(void)server;
 }
 
-/*
- * SS_THREAD: shut down the connections of the handlers still running, so
- * that those waiting on their client return, and join every thread.
- */
-static void stop_threads(struct ss_server *server)
-{
-	/* TODO: shut down the connection of each running TCP handler, then
-	 * join every thread and free its request.  See shutdown(2). */
-	(void)server;
-}
-
-/* SS_FORK: stop the children still running (SIGTERM) and reap them all. */
-static void stop_children(struct ss_server *server)
-{
-	/* TODO: SIGTERM every child, then reap each one.  See kill(2) and
-	 * waitpid(2). */
-	(void)server;
-}
-
 /* Stop the handlers still running, then free everything. */
 void ss_close(struct ss_server *server)
 {
 	if (server == NULL)
 		return;
-	stop_threads(server);
-	stop_children(server);
+	reap_threads(server, 1);
+	reap_children(server, 1);
 	if (signal_server == server) {
 		/* Back to the default first: no signal may reach a freed server. */
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
+		(void)catch_stop_signals(SIG_DFL);
 		signal_server = NULL;
 	}
 	if (server->fd != -1)
 		close(server->fd);
-	if (server->wake[0] != -1)
-		close(server->wake[0]);
-	if (server->wake[1] != -1)
-		close(server->wake[1]);
+	for (int i = 0; i < 2; i++)
+		if (server->wake[i] != -1)
+			close(server->wake[i]);
 	pthread_mutex_destroy(&server->lock);
 	free(server->children);
 	free(server);
@@ -455,46 +393,37 @@ static int wait_readable(struct ss_request *req)
 		{ .fd = req->server->wake[0], .events = POLLIN }, /* -1 in a child: skipped */
 	};
 
-	for (;;) {
-		if (req->server->stopping) {
-			errno = ECANCELED;
+	/* The pipe becomes readable only after stopping is set. */
+	while (!req->server->stopping) {
+		int ready = poll(fds, 2, -1);
+
+		if (ready > 0 && fds[1].revents == 0)
+			return 0;
+		if (ready == -1 && errno != EINTR)
 			return -1;
-		}
-		if (poll(fds, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (fds[1].revents != 0) {
-			errno = ECANCELED;
-			return -1;
-		}
-		return 0;
 	}
+	errno = ECANCELED;
+	return -1;
 }
 
 /* Read from the connection or the datagram itself, without the buffer. */
 static ssize_t read_raw(struct ss_request *req, void *buf, size_t size)
 {
+	ssize_t n;
+
 	if (req->packet != NULL) {
-		size_t n = req->packet_len - req->packet_pos;
-
-		if (n > size)
-			n = size;
-		memcpy(buf, req->packet + req->packet_pos, n);
-		req->packet_pos += n;
-		return (ssize_t)n;
+		n = (ssize_t)(size < req->packet_len - req->packet_pos ? size
+								 : req->packet_len - req->packet_pos);
+		memcpy(buf, req->packet + req->packet_pos, (size_t)n);
+		req->packet_pos += (size_t)n;
+		return n;
 	}
-	for (;;) {
-		ssize_t n;
-
+	do {
 		if (wait_readable(req) == -1)
 			return -1;
 		n = recv(req->fd, buf, size, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		return n;
-	}
+	} while (n == -1 && errno == EINTR);
+	return n;
 }
 
 /* Bytes left in the buffer by ss_read_line() come first. */
@@ -521,8 +450,6 @@ ssize_t ss_read_line(struct ss_request *req, char *line, size_t size)
 		return -1;
 	}
 	while (len < size - 1) {
-		char c;
-
 		/* One recv() may hold part of a line, or several: refill the
 		 * buffer only when it is empty, and keep what is left over. */
 		if (req->buf_len == 0) {
@@ -535,54 +462,29 @@ ssize_t ss_read_line(struct ss_request *req, char *line, size_t size)
 			req->buf_start = 0;
 			req->buf_len = (size_t)n;
 		}
-		c = req->buf[req->buf_start++];
 		req->buf_len--;
-		line[len++] = c;
-		if (c == '\n')
+		if ((line[len++] = req->buf[req->buf_start++]) == '\n')
 			break;
 	}
 	line[len] = '\0';
 	return (ssize_t)len;
 }
 
-/* send() may write fewer bytes than asked, or be interrupted: loop. */
+/*
+ * net_send_all() (lesson 01) finishes short writes and restarts after
+ * EINTR, unless net_stop is set: on_stop_signal() sets it, so that a send
+ * blocked on a client that does not read gives up, as ss_recv() does.
+ */
 int ss_send_all(struct ss_request *req, const void *buf, size_t len)
 {
-	const char *p = buf;
-
-	if (req->packet != NULL) {
-		/* A datagram goes whole or not at all. */
-		if (sendto(req->fd, buf, len, 0, (struct sockaddr *)&req->peer, req->peer_len) == -1)
-			return -1;
+	if (req->packet != NULL) /* a datagram goes whole or not at all */
+		return sendto(req->fd, buf, len, 0, (struct sockaddr *)&req->peer,
+			      req->peer_len) == -1 ? -1 : 0;
+	if (net_send_all(req->fd, buf, len) == 0)
 		return 0;
-	}
-#ifdef SO_NOSIGPIPE
-	{
-		int on = 1;
-
-		if (setsockopt(req->fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof on) == -1)
-			return -1;
-	}
-#endif
-	while (len > 0) {
-		/* A vanished client gives EPIPE, not SIGPIPE (see MSG_NOSIGNAL above). */
-		ssize_t n = send(req->fd, p, len, MSG_NOSIGNAL);
-
-		if (n == -1) {
-			/* A send blocked on a client that does not read is
-			 * interrupted by the stop signal: give up, as ss_recv does. */
-			if (errno == EINTR && req->server->stopping) {
-				errno = ECANCELED;
-				return -1;
-			}
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	if (errno == EINTR)
+		errno = ECANCELED;
+	return -1;
 }
 
 /* ========================================= 7. signals and accessors == */
@@ -591,30 +493,24 @@ int ss_send_all(struct ss_request *req, const void *buf, size_t len)
 static void on_stop_signal(int signo)
 {
 	(void)signo;
+	net_stop = 1;
 	if (signal_server != NULL)
 		ss_shutdown(signal_server);
 }
 
-/* Install on_stop_signal() without SA_RESTART; ignore SIGPIPE. */
+/*
+ * No SA_RESTART: a handler blocked in a plain recv() gets EINTR.  SIGPIPE
+ * ignored (net.c): a client that has gone gives EPIPE, not a signal that
+ * kills the server.
+ */
 int ss_shutdown_on_signals(struct ss_server *server)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
 	signal_server = server;
-	/* No SA_RESTART: a handler blocked in a plain recv() gets EINTR. */
-	sa.sa_handler = on_stop_signal;
-	if (sigaction(SIGINT, &sa, NULL) == -1 || sigaction(SIGTERM, &sa, NULL) == -1) {
+	if (catch_stop_signals(on_stop_signal) == -1) {
 		report(NULL, "sigaction", errno);
 		return -1;
 	}
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1) {
-		report(NULL, "sigaction", errno);
-		return -1;
-	}
-	return 0;
+	return net_ignore_sigpipe();
 }
 
 /* "sync", "fork" or "thread", as the examples' -m option takes. */
@@ -631,13 +527,14 @@ int ss_parse_mode(const char *name, enum ss_mode *mode)
 	return 0;
 }
 
-/* Set once by make_server(), from getsockname(). */
+/* Set once by make_server(). */
 const char *ss_server_address(const struct ss_server *server)
 {
 	return server->address;
 }
 
+/* The port is what follows the last ':' of the address. */
 int ss_server_port(const struct ss_server *server)
 {
-	return server->port;
+	return atoi(strrchr(server->address, ':') + 1);
 }

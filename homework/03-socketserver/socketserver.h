@@ -26,7 +26,9 @@
  * Errors: functions return -1 (or NULL) with errno set, and report what
  * failed on stderr as "socketserver: what: reason", as Python's
  * handle_error() does.  A request whose handler fails costs that request
- * only: the error is reported and the server goes on.
+ * only: the error is reported and the server goes on.  The socket comes
+ * from lesson 01's net_listen() (net.h), whose errors name the program:
+ * "PROG: bind ADDR:PORT: reason", PROG being net_prog.
  *
  * Python's name               here
  *   TCPServer / UDPServer     ss_tcp_server() / ss_udp_server()
@@ -179,12 +181,11 @@ ssize_t ss_recv(struct ss_request *req, void *buf, size_t size);
 ssize_t ss_read_line(struct ss_request *req, char *line, size_t size);
 
 /*
- * Send all LEN bytes of BUF to the client (UDP: as one datagram),
- * finishing short writes and restarting after EINTR, unless the server
- * is shutting down (then it fails with ECANCELED).  A client that has gone
- * gives EPIPE, not SIGPIPE, except on systems without MSG_NOSIGNAL (macOS
- * before 11), where SIGPIPE must be ignored: ss_shutdown_on_signals() does.
- * Returns 0 or -1 with errno set.
+ * Send all LEN bytes of BUF to the client (UDP: as one datagram) with
+ * net_send_all(): short writes finished, restarted after EINTR, unless a
+ * stop signal came (then it fails with ECANCELED).  A client that has
+ * gone gives EPIPE once SIGPIPE is ignored: ss_shutdown_on_signals() does
+ * it.  Returns 0 or -1 with errno set.
  */
 int ss_send_all(struct ss_request *req, const void *buf, size_t len);
 

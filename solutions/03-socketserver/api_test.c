@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,10 +26,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "socketserver.h"
 
 #define TIMEOUT_SECS 3  /* for each client call */
 #define WATCHDOG_SECS 10 /* for each check */
+#define USAGE "[CHECK...]"
 
 static const enum ss_mode modes[] = { SS_SYNC, SS_FORK, SS_THREAD };
 static const char *const mode_names[] = { "sync", "fork", "thread" };
@@ -77,33 +78,23 @@ static void on_alarm(int signo)
 static int connect_port(int port, int type)
 {
 	struct timeval limit = { .tv_sec = TIMEOUT_SECS };
-	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = type }, *ai;
 	char service[16];
 	int fd;
 
 	snprintf(service, sizeof service, "%d", port);
-	if (getaddrinfo("127.0.0.1", service, &hints, &ai) != 0)
-		return -1;
-	fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+	fd = net_connect("127.0.0.1", service, type);
 	if (fd != -1 && (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) == -1 ||
-			 setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == -1 ||
-			 connect(fd, ai->ai_addr, ai->ai_addrlen) == -1)) {
+			 setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == -1)) {
 		close(fd);
 		fd = -1;
 	}
-	freeaddrinfo(ai);
 	return fd;
 }
 
 /* SIGPIPE is ignored (see main), so a server that has gone gives EPIPE. */
 static int send_text(int fd, const char *text)
 {
-	ssize_t n;
-
-	do
-		n = send(fd, text, strlen(text), 0);
-	while (n == -1 && errno == EINTR);
-	return n == (ssize_t)strlen(text) ? 0 : -1;
+	return net_send_all(fd, text, strlen(text));
 }
 
 /*
@@ -129,21 +120,6 @@ static ssize_t recv_text(int fd, char *buf, size_t size, size_t want)
 	}
 	buf[len] = '\0';
 	return (ssize_t)len;
-}
-
-/* The local address of socket FD as the library writes it, "ADDR:PORT". */
-static void local_address(int fd, char *out, size_t size)
-{
-	struct sockaddr_storage addr;
-	socklen_t len = sizeof addr;
-	char host[64], port[16];
-
-	if (getsockname(fd, (struct sockaddr *)&addr, &len) == -1 ||
-	    getnameinfo((struct sockaddr *)&addr, len, host, sizeof host, port, sizeof port,
-			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		snprintf(out, size, "?");
-	else
-		snprintf(out, size, "%s:%s", host, port);
 }
 
 /* Send REQUEST, half-close, and read the reply until the server closes. */
@@ -500,7 +476,7 @@ static void check_handler(void)
 
 	for (i = 0; i < NMODES; i++) {
 		struct running r;
-		char reply[256], want[256], addr[64];
+		char reply[256], want[256], addr[NET_ADDRSTRLEN] = "?";
 		long pid = 0;
 		int same_thread = -1, fd;
 
@@ -510,7 +486,7 @@ static void check_handler(void)
 		}
 		fd = connect_port(ss_server_port(r.server), SOCK_STREAM);
 		if (fd != -1) {
-			local_address(fd, addr, sizeof addr);
+			(void)net_local_address(fd, addr);
 			if (recv_text(fd, reply, sizeof reply, 0) == -1)
 				reply[0] = '\0';
 			close(fd);
@@ -575,7 +551,7 @@ static void check_udp(void)
 
 	for (i = 0; i < NMODES; i++) {
 		struct running r;
-		char reply[256], want[256], addr[64];
+		char reply[256], want[256], addr[NET_ADDRSTRLEN] = "?";
 		ssize_t n = -1;
 		int fd;
 
@@ -585,7 +561,7 @@ static void check_udp(void)
 		}
 		fd = connect_port(ss_server_port(r.server), SOCK_DGRAM);
 		if (fd != -1) {
-			local_address(fd, addr, sizeof addr);
+			(void)net_local_address(fd, addr);
 			snprintf(want, sizeof want, "%s|a datagram|0", addr);
 			if (send_text(fd, "a datagram") == 0)
 				n = recv(fd, reply, sizeof reply - 1, 0);
@@ -612,7 +588,7 @@ static const struct {
 };
 #define NCHECKS (sizeof checks / sizeof checks[0])
 
-/* Run the check NAME; return 0 if it passed, 1 if not, 2 if unknown. */
+/* Run the check NAME; return 0 if it passed, 1 if not. */
 static int run_check(const char *name)
 {
 	size_t i;
@@ -629,35 +605,28 @@ static int run_check(const char *name)
 		fflush(stdout);
 		return check_failed;
 	}
-	fprintf(stderr, "usage: api_test [CHECK...]; unknown check %s\n", name);
-	return 2;
+	fprintf(stderr, "api_test: unknown check %s\n", name);
+	net_usage(USAGE);
 }
 
 int main(int argc, char *argv[])
 {
-	struct sigaction sa;
-	int i, status = 0;
+	struct sigaction sa = { .sa_handler = on_alarm };
+	int opt, status = 0;
 
+	net_prog = "api_test";
+	while ((opt = getopt(argc, argv, "")) != -1)
+		net_usage(USAGE);
 	main_pid = getpid();
-	memset(&sa, 0, sizeof sa);
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_alarm;
-	sigaction(SIGALRM, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	if (sigaction(SIGALRM, &sa, NULL) == -1 || net_ignore_sigpipe() == -1)
+		return 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	if (argc == 1) {
-		for (i = 0; i < (int)NCHECKS; i++)
+	if (optind == argc)
+		for (size_t i = 0; i < NCHECKS; i++)
 			status |= run_check(checks[i].name);
-		return status == 0 ? 0 : 1;
-	}
-	for (i = 1; i < argc; i++) {
-		int result = run_check(argv[i]);
-
-		if (result == 2)
-			return 2;
-		status |= result;
-	}
+	for (int i = optind; i < argc; i++)
+		status |= run_check(argv[i]);
 	return status == 0 ? 0 : 1;
 }

@@ -13,15 +13,14 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "socketserver.h"
 
 #define DEFAULT_PORT "50007"
 #define BUFFER_SIZE 4096
-
-static const char *prog = "echo_server";
+#define USAGE "[-m sync|fork|thread] [HOST] [PORT]"
 
 /* Send back every byte the client sends, until it half-closes. */
 static int echo(struct ss_request *req)
@@ -37,37 +36,32 @@ static int echo(struct ss_request *req)
 	return n == 0 ? 0 : -1;
 }
 
-static void usage(void)
-{
-	fprintf(stderr, "usage: %s [-m sync|fork|thread] [HOST] [PORT]\n", prog);
-	exit(2);
-}
-
 int main(int argc, char *argv[])
 {
 	const char *host = NULL, *port = DEFAULT_PORT;
 	enum ss_mode mode = SS_SYNC;
 	struct ss_server *server;
-	int opt, status;
+	int opt, status = 1;
 
+	net_prog = "echo_server";
 	while ((opt = getopt(argc, argv, "m:")) != -1)
 		if (opt != 'm' || ss_parse_mode(optarg, &mode) == -1)
-			usage();
+			net_usage(USAGE);
 	if (argc - optind > 2)
-		usage();
+		net_usage(USAGE);
 	if (optind < argc)
 		host = argv[optind++];
 	if (optind < argc)
-		port = argv[optind++];
+		port = argv[optind];
 
+	/* The library reports what failed on stderr. */
 	server = ss_tcp_server(host, port, echo, mode, NULL);
-	if (server == NULL || ss_shutdown_on_signals(server) == -1) {
-		ss_close(server);
-		return 1;
+	if (server != NULL && ss_shutdown_on_signals(server) == 0) {
+		/* Printed once signals are handled: from here, Ctrl+C exits 0. */
+		printf("Listening on %s\n", ss_server_address(server));
+		fflush(stdout);
+		status = ss_serve_forever(server) == 0 ? 0 : 1;
 	}
-	printf("Listening on %s\n", ss_server_address(server));
-	fflush(stdout);
-	status = ss_serve_forever(server);
 	ss_close(server);
-	return status == 0 ? 0 : 1;
+	return status;
 }

@@ -2,11 +2,12 @@
  * socketserver.c: the framework declared in socketserver.h.
  *
  * The parts, in order:
- *   1. the server object, addresses and error reports (given);
- *   2. bind and listen, and the wake-up pipe (yours);
+ *   1. the server object, requests and error reports (given); the socket
+ *      comes from net_listen(), which you wrote in lesson 01;
+ *   2. the wake-up pipe (yours);
  *   3. the three modes: sync, a process or a thread per request (yours);
  *   4. the serve loop: wait, accept or receive, dispatch (yours);
- *   5. shutdown and close (yours, but for the freeing);
+ *   5. shutdown (yours) and close (given: it reaps everything left);
  *   6. the request helpers: ss_recv, ss_read_line, ss_send_all (given);
  *   7. signals, mode names and accessors (given).
  *
@@ -25,7 +26,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -38,23 +38,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "socketserver.h"
 
 /* The largest UDP payload is 65507 bytes (IPv4); this holds any. */
 #define MAX_DATAGRAM 65536
-
-/*
- * A send to a client that has gone raises SIGPIPE, which kills the
- * process.  MSG_NOSIGNAL (POSIX.1-2008) makes that send fail with EPIPE
- * instead; macOS has it only since version 11.  SO_NOSIGPIPE does the
- * same for a whole socket on macOS and some BSDs, but their headers show
- * it only to programs that ask for more than POSIX (this one does not).
- * Where neither is there, a program must ignore SIGPIPE, as
- * ss_shutdown_on_signals() does.
- */
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0
-#endif
 
 struct ss_server {
 	int type;                    /* SOCK_STREAM (TCP) or SOCK_DGRAM (UDP) */
@@ -63,14 +51,13 @@ struct ss_server {
 	void *user_data;
 	int fd;                      /* the listening (TCP) or bound (UDP) socket */
 	char address[SS_ADDRSTRLEN]; /* the address really bound, "ADDR:PORT" */
-	int port;
 	int wake[2];                 /* the self-pipe: ss_shutdown() writes [1], poll() watches [0] */
 	/* Set by ss_shutdown(), read by every thread.  volatile sig_atomic_t
 	 * is safe in a signal handler but not between threads; a lock-free
 	 * atomic (as int is, on every machine we know) is safe for both. */
 	atomic_int stopping;
 	pid_t *children;             /* SS_FORK: children not reaped yet */
-	size_t nchildren, children_size;
+	size_t nchildren;
 	pthread_mutex_t lock;        /* SS_THREAD: guards the list and each request's done */
 	struct ss_request *threads;  /* SS_THREAD: requests whose thread is not joined yet */
 	char packet[MAX_DATAGRAM];   /* UDP: where each datagram is received */
@@ -83,40 +70,20 @@ struct ss_server {
  */
 static struct ss_server *signal_server;
 
-/* ============================================ 1. objects and reports == */
+/* ======================================= 1. objects, requests, reports == */
 
 /*
- * Report an error on stderr as "socketserver: WHO: WHAT: reason", WHO and
- * WHAT left out when NULL.  strerror_r() because handlers report from
- * several threads at once.
+ * Report an error on stderr as "socketserver: WHO: WHAT: reason", WHO left
+ * out when NULL.  strerror_r() because handlers report from several
+ * threads at once.
  */
 static void report(const char *who, const char *what, int err)
 {
-	char reason[256];
+	char reason[256] = "failed";
 
-	if (err == 0)
-		snprintf(reason, sizeof reason, "failed");
-	else if (strerror_r(err, reason, sizeof reason) != 0)
+	if (err != 0 && strerror_r(err, reason, sizeof reason) != 0)
 		snprintf(reason, sizeof reason, "error %d", err);
-	fprintf(stderr, "socketserver: %s%s%s%s%s\n", who ? who : "", who ? ": " : "",
-		what ? what : "", what ? ": " : "", reason);
-}
-
-/*
- * Write a socket address as "ADDR:PORT" into OUT, IPv6 addresses in
- * brackets.  Returns the port number, or -1 if it cannot be formatted.
- */
-static int format_address(const struct sockaddr *addr, socklen_t len, char *out, size_t size)
-{
-	char host[SS_ADDRSTRLEN], port[16];
-
-	if (getnameinfo(addr, len, host, sizeof host, port, sizeof port,
-			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		snprintf(out, size, "?:?");
-		return -1;
-	}
-	snprintf(out, size, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
-	return atoi(port);
+	fprintf(stderr, "socketserver: %s%s%s: %s\n", who ? who : "", who ? ": " : "", what, reason);
 }
 
 /* A new request of SERVER, with no socket yet.  NULL if out of memory. */
@@ -133,13 +100,19 @@ static struct ss_request *new_request(struct ss_server *server)
 	return req;
 }
 
-/* Free a request and close its connection (never the UDP server's socket). */
+/*
+ * Free a request and close its connection (never the UDP server's
+ * socket).  errno stays as it was: error paths free and then return.
+ */
 static void free_request(struct ss_request *req)
 {
+	int saved_errno = errno;
+
 	if (req->packet == NULL && req->fd != -1)
 		close(req->fd);
 	free((void *)req->packet);
 	free(req);
+	errno = saved_errno;
 }
 
 /*
@@ -159,74 +132,16 @@ static int run_handler(struct ss_request *req)
 	return -1;
 }
 
-/* ================================== 2. bind and listen, the wake pipe == */
-
-/*
- * Resolve HOST and PORT and return a socket of TYPE (SOCK_STREAM or
- * SOCK_DGRAM) bound to the first address that works, listening if TCP.
- * Returns -1 with errno set and the error reported.
- */
-static int open_socket(const char *host, const char *port, int type)
+/* SIGINT and SIGTERM run HANDLER, without SA_RESTART (see section 7). */
+static int catch_stop_signals(void (*handler)(int))
 {
-	/* BEGIN SOLUTION */
-	//: /* TODO: lesson 01's open_listener(), for TCP and UDP: the first
-	//:  * address of HOST and PORT that binds (and listens, for TCP), with
-	//:  * SO_REUSEADDR; on failure report() it.  See getaddrinfo(3). */
-	//: (void)host;
-	//: (void)port;
-	//: (void)type;
-	//: fprintf(stderr, "socketserver: open_socket: not implemented yet\n");
-	//: errno = ENOSYS;
-	//: return -1;
-	struct addrinfo hints, *list, *ai;
-	char where[SS_ADDRSTRLEN] = "";
-	const char *failed = "socket";
-	int fd = -1, saved_errno = EADDRNOTAVAIL, err;
+	struct sigaction sa = { .sa_handler = handler };
 
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = type;
-	hints.ai_flags = AI_PASSIVE;
-	if (host != NULL && host[0] == '\0')
-		host = NULL;
-	err = getaddrinfo(host, port, &hints, &list);
-	if (err != 0) {
-		fprintf(stderr, "socketserver: %s:%s: %s\n", host ? host : "*", port, gai_strerror(err));
-		errno = err == EAI_SYSTEM ? errno : EADDRNOTAVAIL;
-		return -1;
-	}
-	for (ai = list; ai != NULL; ai = ai->ai_next) {
-		int on = 1;
-
-		format_address(ai->ai_addr, ai->ai_addrlen, where, sizeof where);
-		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-		if (fd == -1) {
-			failed = "socket";
-			saved_errno = errno;
-			continue;
-		}
-		/* Without SO_REUSEADDR a restarted server cannot bind its port
-		 * while old connections linger in TIME_WAIT. */
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
-			failed = "setsockopt SO_REUSEADDR";
-		else if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
-			failed = "bind";
-		else if (type == SOCK_STREAM && listen(fd, SOMAXCONN) == -1)
-			failed = "listen";
-		else
-			break;
-		saved_errno = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(list);
-	if (fd == -1) {
-		report(where, failed, saved_errno);
-		errno = saved_errno;
-	}
-	return fd;
-	/* END SOLUTION */
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGINT, &sa, NULL) == -1 || sigaction(SIGTERM, &sa, NULL) == -1 ? -1 : 0;
 }
+
+/* ===================================================== 2. the wake pipe == */
 
 /*
  * Make SERVER's wake-up pipe (server->wake), its write end non-blocking:
@@ -235,12 +150,9 @@ static int open_socket(const char *host, const char *port, int type)
  */
 static int open_wake_pipe(struct ss_server *server)
 {
-	/* BEGIN SOLUTION */
+	/* BEGIN SOLUTION: return -1 ENOSYS */
 	//: /* TODO: pipe(2) into server->wake, then O_NONBLOCK on the write end
 	//:  * server->wake[1].  See fcntl(2), F_GETFL and F_SETFL. */
-	//: (void)server;
-	//: errno = ENOSYS;
-	//: return -1;
 	int flags;
 
 	if (pipe(server->wake) == -1)
@@ -252,45 +164,41 @@ static int open_wake_pipe(struct ss_server *server)
 	/* END SOLUTION */
 }
 
-/* Make a TCP or UDP server; ss_close() cleans up whatever failed half-way. */
+/*
+ * Make a TCP or UDP server: net_listen() (lesson 01) binds, and listens
+ * for TCP, and reports its errors.  ss_close() cleans up whatever failed
+ * half-way.
+ */
 static struct ss_server *make_server(const char *host, const char *port, int type,
 				     ss_handler handler, enum ss_mode mode, void *user_data)
 {
 	struct ss_server *server = calloc(1, sizeof *server);
-	struct sockaddr_storage addr;
-	socklen_t len = sizeof addr;
 	int saved_errno;
 
-	if (server == NULL) {
-		report(NULL, "calloc", errno);
+	if (server == NULL || (errno = pthread_mutex_init(&server->lock, NULL)) != 0) {
+		report(NULL, "cannot make a server", errno);
+		free(server);
 		return NULL;
 	}
 	server->type = type;
 	server->mode = mode;
 	server->handler = handler;
 	server->user_data = user_data;
-	server->fd = server->wake[0] = server->wake[1] = -1;
+	server->wake[0] = server->wake[1] = -1;
 	atomic_init(&server->stopping, 0);
-	errno = pthread_mutex_init(&server->lock, NULL);
-	if (errno != 0) {
-		report(NULL, "pthread_mutex_init", errno);
-		free(server);
-		return NULL;
-	}
-	server->fd = open_socket(host, port, type);
+	/* "" means every interface too, as in Python. */
+	server->fd = net_listen(host != NULL && host[0] != '\0' ? host : NULL, port, type);
 	if (server->fd == -1)
 		goto fail;
 	if (open_wake_pipe(server) == -1) {
 		report(NULL, "pipe", errno);
 		goto fail;
 	}
-	/* getsockname() tells the port really bound, also when PORT was "0". */
-	if (getsockname(server->fd, (struct sockaddr *)&addr, &len) == -1) {
+	/* The address really bound: the port the kernel chose for "0". */
+	if (net_local_address(server->fd, server->address) == -1) {
 		report(NULL, "getsockname", errno);
 		goto fail;
 	}
-	server->port = format_address((struct sockaddr *)&addr, len, server->address,
-				      sizeof server->address);
 	return server;
 fail:
 	saved_errno = errno;
@@ -320,27 +228,18 @@ struct ss_server *ss_udp_server(const char *host, const char *port, ss_handler h
  */
 static int start_child(struct ss_server *server, struct ss_request *req)
 {
-	/* BEGIN SOLUTION */
+	/* BEGIN SOLUTION: return -1 ENOSYS */
 	//: /* TODO: fork(2) a child that runs the handler with the default SIGINT
 	//:  * and SIGTERM, then _exit(2)s; record its pid in server->children.
 	//:  * See fork(2), pthread_sigmask(3). */
-	//: (void)server;
-	//: (void)req;
-	//: errno = ENOSYS;
-	//: return -1;
+	pid_t *children = realloc(server->children, (server->nchildren + 1) * sizeof *children);
 	sigset_t stop_signals, saved_mask;
 	pid_t pid;
 	int saved_errno;
 
-	if (server->nchildren == server->children_size) {
-		size_t size = server->children_size ? 2 * server->children_size : 16;
-		pid_t *bigger = realloc(server->children, size * sizeof *bigger);
-
-		if (bigger == NULL)
-			return -1;
-		server->children = bigger;
-		server->children_size = size;
-	}
+	if (children == NULL)
+		return -1;
+	server->children = children;
 	/* Output still buffered would be written by the parent and the child. */
 	fflush(NULL);
 	/* Until the child has restored the default action, a SIGINT would run
@@ -353,11 +252,11 @@ static int start_child(struct ss_server *server, struct ss_request *req)
 	if (pid == 0) {
 		int status;
 
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
+		(void)catch_stop_signals(SIG_DFL);
 		pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
 		if (server->type == SOCK_STREAM)
 			close(server->fd);
+		/* -1, not just closed: poll() skips a negative descriptor. */
 		close(server->wake[0]);
 		close(server->wake[1]);
 		server->wake[0] = server->wake[1] = -1;
@@ -379,24 +278,28 @@ static int start_child(struct ss_server *server, struct ss_request *req)
 	/* END SOLUTION */
 }
 
-/* SS_FORK: reap the children that have exited, without waiting. */
-static void reap_children(struct ss_server *server)
+/*
+ * SS_FORK: reap the children that have exited, without waiting.  With
+ * ALL (ss_close()), first SIGTERM the children still running, and wait
+ * for every one.
+ */
+static void reap_children(struct ss_server *server, int all)
 {
-	/* BEGIN SOLUTION */
-	//: /* TODO: reap the exited children without waiting, and forget them.
-	//:  * See waitpid(2), WNOHANG. */
-	//: (void)server;
-	size_t i = 0;
+	/* BEGIN SOLUTION: void */
+	//: /* TODO: reap the exited children (ALL: kill(2) them all with SIGTERM
+	//:  * and wait for each), and forget them.  See waitpid(2), WNOHANG. */
+	size_t i;
 
+	for (i = 0; all && i < server->nchildren; i++)
+		kill(server->children[i], SIGTERM);
+	i = 0;
 	while (i < server->nchildren) {
-		pid_t pid = waitpid(server->children[i], NULL, WNOHANG);
+		pid_t pid = waitpid(server->children[i], NULL, all ? 0 : WNOHANG);
 
-		if (pid == 0 || (pid == -1 && errno == EINTR)) {
+		if (pid == 0 || (pid == -1 && errno == EINTR))
 			i += pid == 0; /* still running: keep it; EINTR: ask again */
-			continue;
-		}
-		/* Reaped: move the last pid into its place. */
-		server->children[i] = server->children[--server->nchildren];
+		else /* reaped: move the last pid into its place */
+			server->children[i] = server->children[--server->nchildren];
 	}
 	/* END SOLUTION */
 }
@@ -404,19 +307,16 @@ static void reap_children(struct ss_server *server)
 /* SS_THREAD: what each handler thread runs. */
 static void *thread_main(void *arg)
 {
-	/* BEGIN SOLUTION */
+	/* BEGIN SOLUTION: return NULL */
 	//: /* TODO: run_handler(), then, under server->lock, close a TCP
 	//:  * request's connection and mark it done for reap_threads().
 	//:  * See pthread_mutex_lock(3). */
-	//: (void)arg;
-	//: (void)run_handler;
-	//: return NULL;
 	struct ss_request *req = arg;
 
 	run_handler(req);
 	pthread_mutex_lock(&req->server->lock);
 	/* Close now: the client waits for it, and the thread is joined only
-	 * at the loop's next wake-up.  Under the lock, as stop_threads() may
+	 * at the loop's next wake-up.  Under the lock, as reap_threads() may
 	 * shut down req->fd at the same time. */
 	if (req->packet == NULL) {
 		close(req->fd);
@@ -434,14 +334,10 @@ static void *thread_main(void *arg)
  */
 static int start_thread(struct ss_server *server, struct ss_request *req)
 {
-	/* BEGIN SOLUTION */
+	/* BEGIN SOLUTION: return -1 ENOSYS */
 	//: /* TODO: start a thread running thread_main(REQ) and add REQ to
 	//:  * server->threads, under the lock.  See pthread_create(3). */
-	//: (void)server;
-	//: (void)req;
 	//: (void)thread_main;
-	//: errno = ENOSYS;
-	//: return -1;
 	int err = pthread_create(&req->thread, NULL, thread_main, req);
 
 	if (err != 0) {
@@ -456,19 +352,25 @@ static int start_thread(struct ss_server *server, struct ss_request *req)
 	/* END SOLUTION */
 }
 
-/* SS_THREAD: join the threads whose handler has returned; free their requests. */
-static void reap_threads(struct ss_server *server)
+/*
+ * SS_THREAD: join the threads whose handler has returned, and free their
+ * requests.  With ALL (ss_close()), first shut down the connections of the
+ * handlers still running, so that those waiting on their client return,
+ * and join every thread.
+ */
+static void reap_threads(struct ss_server *server, int all)
 {
-	/* BEGIN SOLUTION */
-	//: /* TODO: join the threads whose request is done, and free those
+	/* BEGIN SOLUTION: void */
+	//: /* TODO: join the threads whose request is done (ALL: every one, after
+	//:  * shutdown(2) of each TCP connection still open) and free their
 	//:  * requests; not while holding the lock.  See pthread_join(3). */
-	//: (void)server;
-	//: (void)free_request;
 	struct ss_request **link = &server->threads, *finished = NULL, *req;
 
 	pthread_mutex_lock(&server->lock);
 	while ((req = *link) != NULL) {
-		if (req->done) {
+		if (all && req->packet == NULL && req->fd != -1)
+			shutdown(req->fd, SHUT_RDWR);
+		if (req->done || all) {
 			*link = req->next;
 			req->next = finished;
 			finished = req;
@@ -493,24 +395,15 @@ static void reap_threads(struct ss_server *server)
  */
 static void dispatch(struct ss_server *server, struct ss_request *req)
 {
-	int status = 0;
-
-	switch (server->mode) {
-	case SS_SYNC:
+	if (server->mode == SS_FORK && start_child(server, req) == 0)
+		return; /* the child has its own copy; ours is freed */
+	if (server->mode == SS_THREAD && start_thread(server, req) == 0)
+		return; /* the thread owns REQ now */
+	if (server->mode == SS_SYNC)
 		run_handler(req);
-		free_request(req);
-		return;
-	case SS_FORK:
-		status = start_child(server, req);
-		break;
-	case SS_THREAD:
-		status = start_thread(server, req);
-		break;
-	}
-	if (status == -1) {
+	else
 		report(req->client_address, "cannot start a handler", errno);
-		free_request(req);
-	}
+	free_request(req);
 }
 /* $end dispatch */
 
@@ -522,17 +415,12 @@ static void dispatch(struct ss_server *server, struct ss_request *req)
  */
 static struct ss_request *next_request(struct ss_server *server)
 {
-	/* BEGIN SOLUTION */
+	/* BEGIN SOLUTION: return NULL ENOSYS */
 	//: /* TODO: the next connection (TCP) or datagram (UDP, copied into
 	//:  * req->packet), and the client's address as text in
 	//:  * req->client_address.  See accept(2), recvfrom(2). */
-	//: (void)server;
 	//: (void)new_request;
-	//: (void)format_address;
-	//: errno = ENOSYS;
-	//: return NULL;
 	struct ss_request *req = new_request(server);
-	int saved_errno;
 
 	if (req == NULL)
 		return NULL;
@@ -546,25 +434,21 @@ static struct ss_request *next_request(struct ss_server *server)
 	} else {
 		ssize_t n = recvfrom(server->fd, server->packet, sizeof server->packet, 0,
 				     (struct sockaddr *)&req->peer, &req->peer_len);
-		char *copy;
+		/* A copy of its own: the next datagram overwrites server->packet
+		 * while a thread may still read this one.  One byte more, so
+		 * that an empty datagram gets memory too. */
+		char *copy = n == -1 ? NULL : malloc((size_t)n + 1);
 
-		if (n == -1)
-			goto fail;
-		copy = malloc(n > 0 ? (size_t)n : 1);
 		if (copy == NULL)
 			goto fail;
-		memcpy(copy, server->packet, (size_t)n);
-		req->fd = server->fd;
-		req->packet = copy;
+		req->packet = memcpy(copy, server->packet, (size_t)n);
 		req->packet_len = (size_t)n;
+		req->fd = server->fd;
 	}
-	format_address((struct sockaddr *)&req->peer, req->peer_len, req->client_address,
-		       sizeof req->client_address);
+	net_format_address((struct sockaddr *)&req->peer, req->peer_len, req->client_address);
 	return req;
 fail:
-	saved_errno = errno;
 	free_request(req);
-	errno = saved_errno;
 	return NULL;
 	/* END SOLUTION */
 }
@@ -585,19 +469,15 @@ static int is_fatal(int err)
  */
 int ss_serve_forever(struct ss_server *server)
 {
-	/* BEGIN SOLUTION */
+	/* BEGIN SOLUTION: return -1 ENOSYS */
 	//: /* TODO: the loop above until server->stopping: poll(2) the socket
 	//:  * and the wake-up pipe, reap, dispatch() each request; a failed
 	//:  * request costs only itself, unless is_fatal().  See poll(2). */
-	//: (void)server;
 	//: (void)next_request;
 	//: (void)dispatch;
+	//: (void)is_fatal;
 	//: (void)reap_children;
 	//: (void)reap_threads;
-	//: (void)is_fatal;
-	//: fprintf(stderr, "socketserver: ss_serve_forever: not implemented yet\n");
-	//: errno = ENOSYS;
-	//: return -1;
 	int paused = 0;
 
 	while (!server->stopping) {
@@ -606,7 +486,7 @@ int ss_serve_forever(struct ss_server *server)
 			{ .fd = paused ? -1 : server->fd, .events = POLLIN },
 			{ .fd = server->wake[0], .events = POLLIN },
 		};
-		int ready = poll(fds, 2, SS_POLL_INTERVAL_MS);
+		int ready = poll(fds, 2, SS_POLL_INTERVAL_MS), err;
 		struct ss_request *req;
 
 		if (ready == -1 && errno != EINTR) {
@@ -615,31 +495,28 @@ int ss_serve_forever(struct ss_server *server)
 		}
 		/* Reap at every wake-up, so that no zombie or finished thread
 		 * waits for the next client. */
-		reap_children(server);
-		reap_threads(server);
+		reap_children(server, 0);
+		reap_threads(server, 0);
 		paused = 0;
-		if (ready <= 0 || (fds[1].revents & POLLIN))
-			continue; /* the loop condition sees server->stopping */
-		if (!(fds[0].revents & POLLIN))
+		/* The pipe: the loop condition sees server->stopping. */
+		if (ready <= 0 || (fds[1].revents & POLLIN) || !(fds[0].revents & POLLIN))
 			continue;
 		req = next_request(server);
 		if (req != NULL) {
 			dispatch(server, req);
 			continue;
 		}
-		if (is_fatal(errno)) {
-			report(NULL, server->type == SOCK_STREAM ? "accept" : "recvfrom", errno);
-			return -1;
-		}
 		/* EINTR: a signal; ECONNABORTED: the client left before we
 		 * accepted it; ECONNREFUSED: an earlier UDP reply bounced.  Others
 		 * (EMFILE: out of descriptors) would fail again at once: leave
 		 * the socket out of one poll() instead of spinning. */
-		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN &&
-		    errno != ECONNREFUSED) {
-			report(NULL, server->type == SOCK_STREAM ? "accept" : "recvfrom", errno);
-			paused = 1;
-		}
+		err = errno;
+		if (err == EINTR || err == ECONNABORTED || err == EAGAIN || err == ECONNREFUSED)
+			continue;
+		report(NULL, server->type == SOCK_STREAM ? "accept" : "recvfrom", err);
+		if (is_fatal(err))
+			return -1;
+		paused = 1;
 	}
 	return 0;
 	/* END SOLUTION */
@@ -650,11 +527,10 @@ int ss_serve_forever(struct ss_server *server)
 /* Only a flag and a byte: both are safe in a signal handler. */
 void ss_shutdown(struct ss_server *server)
 {
-	/* BEGIN SOLUTION */
+	/* BEGIN SOLUTION: void */
 	//: /* TODO: set server->stopping and write(2) a byte into the wake-up
 	//:  * pipe.  It runs in signal handlers: keep errno as it was.
 	//:  * See signal-safety(7). */
-	//: (void)server;
 	int saved_errno = errno;
 
 	server->stopping = 1;
@@ -665,70 +541,23 @@ void ss_shutdown(struct ss_server *server)
 	/* END SOLUTION */
 }
 
-/*
- * SS_THREAD: shut down the connections of the handlers still running, so
- * that those waiting on their client return, and join every thread.
- */
-static void stop_threads(struct ss_server *server)
-{
-	/* BEGIN SOLUTION */
-	//: /* TODO: shut down the connection of each running TCP handler, then
-	//:  * join every thread and free its request.  See shutdown(2). */
-	//: (void)server;
-	struct ss_request *req, *next;
-
-	pthread_mutex_lock(&server->lock);
-	for (req = server->threads; req != NULL; req = req->next)
-		if (req->packet == NULL && req->fd != -1)
-			shutdown(req->fd, SHUT_RDWR);
-	req = server->threads;
-	server->threads = NULL;
-	pthread_mutex_unlock(&server->lock);
-	for (; req != NULL; req = next) {
-		next = req->next;
-		pthread_join(req->thread, NULL);
-		free_request(req);
-	}
-	/* END SOLUTION */
-}
-
-/* SS_FORK: stop the children still running (SIGTERM) and reap them all. */
-static void stop_children(struct ss_server *server)
-{
-	/* BEGIN SOLUTION */
-	//: /* TODO: SIGTERM every child, then reap each one.  See kill(2) and
-	//:  * waitpid(2). */
-	//: (void)server;
-	size_t i;
-
-	for (i = 0; i < server->nchildren; i++)
-		kill(server->children[i], SIGTERM);
-	for (i = 0; i < server->nchildren; i++)
-		while (waitpid(server->children[i], NULL, 0) == -1 && errno == EINTR)
-			continue;
-	server->nchildren = 0;
-	/* END SOLUTION */
-}
-
 /* Stop the handlers still running, then free everything. */
 void ss_close(struct ss_server *server)
 {
 	if (server == NULL)
 		return;
-	stop_threads(server);
-	stop_children(server);
+	reap_threads(server, 1);
+	reap_children(server, 1);
 	if (signal_server == server) {
 		/* Back to the default first: no signal may reach a freed server. */
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
+		(void)catch_stop_signals(SIG_DFL);
 		signal_server = NULL;
 	}
 	if (server->fd != -1)
 		close(server->fd);
-	if (server->wake[0] != -1)
-		close(server->wake[0]);
-	if (server->wake[1] != -1)
-		close(server->wake[1]);
+	for (int i = 0; i < 2; i++)
+		if (server->wake[i] != -1)
+			close(server->wake[i]);
 	pthread_mutex_destroy(&server->lock);
 	free(server->children);
 	free(server);
@@ -748,46 +577,37 @@ static int wait_readable(struct ss_request *req)
 		{ .fd = req->server->wake[0], .events = POLLIN }, /* -1 in a child: skipped */
 	};
 
-	for (;;) {
-		if (req->server->stopping) {
-			errno = ECANCELED;
+	/* The pipe becomes readable only after stopping is set. */
+	while (!req->server->stopping) {
+		int ready = poll(fds, 2, -1);
+
+		if (ready > 0 && fds[1].revents == 0)
+			return 0;
+		if (ready == -1 && errno != EINTR)
 			return -1;
-		}
-		if (poll(fds, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (fds[1].revents != 0) {
-			errno = ECANCELED;
-			return -1;
-		}
-		return 0;
 	}
+	errno = ECANCELED;
+	return -1;
 }
 
 /* Read from the connection or the datagram itself, without the buffer. */
 static ssize_t read_raw(struct ss_request *req, void *buf, size_t size)
 {
+	ssize_t n;
+
 	if (req->packet != NULL) {
-		size_t n = req->packet_len - req->packet_pos;
-
-		if (n > size)
-			n = size;
-		memcpy(buf, req->packet + req->packet_pos, n);
-		req->packet_pos += n;
-		return (ssize_t)n;
+		n = (ssize_t)(size < req->packet_len - req->packet_pos ? size
+								 : req->packet_len - req->packet_pos);
+		memcpy(buf, req->packet + req->packet_pos, (size_t)n);
+		req->packet_pos += (size_t)n;
+		return n;
 	}
-	for (;;) {
-		ssize_t n;
-
+	do {
 		if (wait_readable(req) == -1)
 			return -1;
 		n = recv(req->fd, buf, size, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		return n;
-	}
+	} while (n == -1 && errno == EINTR);
+	return n;
 }
 
 /* Bytes left in the buffer by ss_read_line() come first. */
@@ -814,8 +634,6 @@ ssize_t ss_read_line(struct ss_request *req, char *line, size_t size)
 		return -1;
 	}
 	while (len < size - 1) {
-		char c;
-
 		/* One recv() may hold part of a line, or several: refill the
 		 * buffer only when it is empty, and keep what is left over. */
 		if (req->buf_len == 0) {
@@ -828,54 +646,29 @@ ssize_t ss_read_line(struct ss_request *req, char *line, size_t size)
 			req->buf_start = 0;
 			req->buf_len = (size_t)n;
 		}
-		c = req->buf[req->buf_start++];
 		req->buf_len--;
-		line[len++] = c;
-		if (c == '\n')
+		if ((line[len++] = req->buf[req->buf_start++]) == '\n')
 			break;
 	}
 	line[len] = '\0';
 	return (ssize_t)len;
 }
 
-/* send() may write fewer bytes than asked, or be interrupted: loop. */
+/*
+ * net_send_all() (lesson 01) finishes short writes and restarts after
+ * EINTR, unless net_stop is set: on_stop_signal() sets it, so that a send
+ * blocked on a client that does not read gives up, as ss_recv() does.
+ */
 int ss_send_all(struct ss_request *req, const void *buf, size_t len)
 {
-	const char *p = buf;
-
-	if (req->packet != NULL) {
-		/* A datagram goes whole or not at all. */
-		if (sendto(req->fd, buf, len, 0, (struct sockaddr *)&req->peer, req->peer_len) == -1)
-			return -1;
+	if (req->packet != NULL) /* a datagram goes whole or not at all */
+		return sendto(req->fd, buf, len, 0, (struct sockaddr *)&req->peer,
+			      req->peer_len) == -1 ? -1 : 0;
+	if (net_send_all(req->fd, buf, len) == 0)
 		return 0;
-	}
-#ifdef SO_NOSIGPIPE
-	{
-		int on = 1;
-
-		if (setsockopt(req->fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof on) == -1)
-			return -1;
-	}
-#endif
-	while (len > 0) {
-		/* A vanished client gives EPIPE, not SIGPIPE (see MSG_NOSIGNAL above). */
-		ssize_t n = send(req->fd, p, len, MSG_NOSIGNAL);
-
-		if (n == -1) {
-			/* A send blocked on a client that does not read is
-			 * interrupted by the stop signal: give up, as ss_recv does. */
-			if (errno == EINTR && req->server->stopping) {
-				errno = ECANCELED;
-				return -1;
-			}
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	if (errno == EINTR)
+		errno = ECANCELED;
+	return -1;
 }
 
 /* ========================================= 7. signals and accessors == */
@@ -884,30 +677,24 @@ int ss_send_all(struct ss_request *req, const void *buf, size_t len)
 static void on_stop_signal(int signo)
 {
 	(void)signo;
+	net_stop = 1;
 	if (signal_server != NULL)
 		ss_shutdown(signal_server);
 }
 
-/* Install on_stop_signal() without SA_RESTART; ignore SIGPIPE. */
+/*
+ * No SA_RESTART: a handler blocked in a plain recv() gets EINTR.  SIGPIPE
+ * ignored (net.c): a client that has gone gives EPIPE, not a signal that
+ * kills the server.
+ */
 int ss_shutdown_on_signals(struct ss_server *server)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
 	signal_server = server;
-	/* No SA_RESTART: a handler blocked in a plain recv() gets EINTR. */
-	sa.sa_handler = on_stop_signal;
-	if (sigaction(SIGINT, &sa, NULL) == -1 || sigaction(SIGTERM, &sa, NULL) == -1) {
+	if (catch_stop_signals(on_stop_signal) == -1) {
 		report(NULL, "sigaction", errno);
 		return -1;
 	}
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1) {
-		report(NULL, "sigaction", errno);
-		return -1;
-	}
-	return 0;
+	return net_ignore_sigpipe();
 }
 
 /* "sync", "fork" or "thread", as the examples' -m option takes. */
@@ -924,13 +711,14 @@ int ss_parse_mode(const char *name, enum ss_mode *mode)
 	return 0;
 }
 
-/* Set once by make_server(), from getsockname(). */
+/* Set once by make_server(). */
 const char *ss_server_address(const struct ss_server *server)
 {
 	return server->address;
 }
 
+/* The port is what follows the last ':' of the address. */
 int ss_server_port(const struct ss_server *server)
 {
-	return server->port;
+	return atoi(strrchr(server->address, ':') + 1);
 }

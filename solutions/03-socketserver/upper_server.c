@@ -19,16 +19,15 @@
 
 #include <ctype.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "socketserver.h"
 
 #define DEFAULT_HOST "localhost"
 #define DEFAULT_PORT "9999"
 #define REQUEST_SIZE 1024
-
-static const char *prog = "upper_server";
+#define USAGE "[-m sync|fork|thread] [HOST] [PORT]"
 
 /*
  * Serve one connection: one recv() of up to 1024 bytes, as the lecture's
@@ -62,42 +61,32 @@ static int handle(struct ss_request *req)
 	return ss_send_all(req, data + start, end - start);
 }
 
-/* Report a usage error the Unix way: a manual-style line, exit status 2. */
-static void usage(void)
-{
-	fprintf(stderr, "usage: %s [-m sync|fork|thread] [HOST] [PORT]\n", prog);
-	exit(2);
-}
-
 int main(int argc, char *argv[])
 {
 	const char *host = DEFAULT_HOST, *port = DEFAULT_PORT;
 	enum ss_mode mode = SS_SYNC;
 	struct ss_server *server;
-	int opt, status;
+	int opt, status = 1;
 
+	net_prog = "upper_server";
 	while ((opt = getopt(argc, argv, "m:")) != -1)
 		if (opt != 'm' || ss_parse_mode(optarg, &mode) == -1)
-			usage();
+			net_usage(USAGE);
 	if (argc - optind > 2)
-		usage();
+		net_usage(USAGE);
 	if (optind < argc)
 		host = argv[optind++];
 	if (optind < argc)
-		port = argv[optind++];
+		port = argv[optind];
 
 	/* The library reports what failed on stderr. */
 	server = ss_tcp_server(host, port, handle, mode, NULL);
-	if (server == NULL)
-		return 1;
-	if (ss_shutdown_on_signals(server) == -1) {
-		ss_close(server);
-		return 1;
+	if (server != NULL && ss_shutdown_on_signals(server) == 0) {
+		/* Printed once signals are handled: from here, Ctrl+C exits 0. */
+		printf("Listening on %s\n", ss_server_address(server));
+		fflush(stdout);
+		status = ss_serve_forever(server) == 0 ? 0 : 1;
 	}
-	/* Printed once signals are handled: from here, Ctrl+C exits 0. */
-	printf("Listening on %s\n", ss_server_address(server));
-	fflush(stdout);
-	status = ss_serve_forever(server);
 	ss_close(server);
-	return status == 0 ? 0 : 1;
+	return status;
 }
