@@ -179,9 +179,10 @@ static struct ss_server *make_server(const char *host, const char *port, int typ
 	server->user_data = user_data;
 	server->wake[0] = server->wake[1] = -1;
 	atomic_init(&server->stopping, 0);
-	/* "" means every interface too, as in Python. */
+	/* "" means every interface too, as in Python.  SIGPIPE ignored: a
+	 * client that has gone must give EPIPE, not kill the program. */
 	server->fd = net_listen(host != NULL && host[0] != '\0' ? host : NULL, port, type);
-	if (server->fd == -1)
+	if (server->fd == -1 || net_ignore_sigpipe() == -1)
 		goto fail;
 	if (open_wake_pipe(server) == -1) {
 		report(NULL, "pipe", errno);

@@ -184,8 +184,8 @@ ssize_t ss_read_line(struct ss_request *req, char *line, size_t size);
  * Send all LEN bytes of BUF to the client (UDP: as one datagram) with
  * net_send_all(): short writes finished, restarted after EINTR, unless a
  * stop signal came (then it fails with ECANCELED).  A client that has
- * gone gives EPIPE once SIGPIPE is ignored: ss_shutdown_on_signals() does
- * it.  Returns 0 or -1 with errno set.
+ * gone gives EPIPE: making a server ignores SIGPIPE.  Returns 0 or -1
+ * with errno set.
  */
 int ss_send_all(struct ss_request *req, const void *buf, size_t len);
 
