@@ -41,10 +41,12 @@ static int exchange(int fd, const char *message)
 int main(int argc, char *argv[])
 {
 	const char *host = "localhost", *port = "50007", *message = "Hello, world";
-	int fd, status;
+	int fd, status, opt;
 
 	net_prog = "echo_client";
-	if (getopt(argc, argv, ":") != -1 || argc - optind > 3)
+	while ((opt = getopt(argc, argv, "")) != -1)
+		net_usage("[HOST [PORT [MESSAGE]]]");
+	if (argc - optind > 3)
 		net_usage("[HOST [PORT [MESSAGE]]]");
 	if (argc - optind > 0)
 		host = argv[optind];

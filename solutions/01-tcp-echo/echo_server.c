@@ -92,10 +92,12 @@ int main(int argc, char *argv[])
 {
 	const char *host = NULL, *port = DEFAULT_PORT;
 	char where[NET_ADDRSTRLEN];
-	int listen_fd;
+	int listen_fd, opt;
 
 	net_prog = "echo_server";
-	if (getopt(argc, argv, ":") != -1 || argc - optind > 2)
+	while ((opt = getopt(argc, argv, "")) != -1)
+		net_usage("[HOST] [PORT]");
+	if (argc - optind > 2)
 		net_usage("[HOST] [PORT]");
 	if (argc - optind > 0 && argv[optind][0] != '\0')
 		host = argv[optind];
