@@ -54,47 +54,42 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "net.h"
 
 #define SYNOPSIS "[HOST] [PORT]"
-#define DEFAULT_PORT "50007"
 #define MAX_LINE 1024                /* longest line, without its CR and LF */
 #define MAX_NICK 16
-#define IN_BUFFER_SIZE 2048          /* room for a whole line, CR and LF */
 #define OUT_QUEUE_LIMIT (64 * 1024)  /* unsent bytes a client may have */
 #define MAX_WHO 8192                 /* longest /who reply, in bytes */
 #define ACCEPT_BATCH 256             /* connections accepted per round */
-#define LISTEN_PAUSE_MS 1000         /* rest after running out of fds */
+#define SPARE_RETRY_MS 1000          /* listener rests while the spare is gone */
 /* The most open files to ask for, so the most clients: macOS refuses a
  * soft limit above its OPEN_MAX, 10240 (a constant it hides from POSIX
  * programs), even when the hard limit is higher or RLIM_INFINITY. */
 #define MAX_OPEN_FILES 10240
 
-/* read_client() relies on this: a partial line never fills the buffer. */
-_Static_assert(IN_BUFFER_SIZE > MAX_LINE + 2, "the input buffer must hold a whole line");
+#define NICK_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
 /* One connected client. */
 struct client {
 	int fd;
 	char name[MAX_NICK + 1];
 	char leaving[80];           /* why it leaves this round; "" if it stays */
-	char in[IN_BUFFER_SIZE];    /* bytes received, not yet cut into lines */
-	size_t in_len;
 	int discarding;             /* inside a too-long line: drop up to its LF */
-	/* Output queue: out[out_start .. out_start + out_len) waits to be sent.
-	 * out (OUT_QUEUE_LIMIT bytes) is allocated only while something waits. */
+	/* Input: in_len bytes received, not yet cut into lines.  Output queue:
+	 * out_len bytes waiting to be sent; out, of OUT_QUEUE_LIMIT bytes, is
+	 * allocated only while something waits. */
+	char in[2 * MAX_LINE];
 	char *out;
-	size_t out_start, out_len;
+	size_t in_len, out_len;
 };
 
-/* The whole server: one room, so one variable. */
+/* The whole server: one room, so one variable.  Descriptors stay below
+ * MAX_OPEN_FILES (see raise_open_file_limit()), so clients are fewer. */
 static struct {
-	int listen_fd;
-	int spare_fd;               /* kept free for refusing a connection */
-	long long paused_until;     /* monotonic ms; listener ignored until then */
+	int listen_fd, spare_fd;    /* spare: kept free for refusing a connection */
 	struct client *clients[MAX_OPEN_FILES];  /* in joining order */
 	size_t count;
 	struct pollfd pfds[MAX_OPEN_FILES + 1];  /* 0: the listener, 1...: clients */
@@ -109,7 +104,8 @@ static struct {
  * Set the soft limit on open files to the hard limit, or MAX_OPEN_FILES if
  * that is lower.  Every client is a file descriptor, and the soft limit is
  * often 1024 (256 on macOS): too few for thousands of clients.  Only the
- * hard limit needs privileges to raise.  Returns 0, or -1 with errno set.
+ * hard limit needs privileges to raise.  Returns 0, or -1 with an error
+ * printed.
  */
 static int raise_open_file_limit(void)
 {
@@ -118,12 +114,15 @@ static int raise_open_file_limit(void)
 	//:  * RLIM_INFINITY).  See getrlimit(2). */
 	struct rlimit limit;
 
-	if (getrlimit(RLIMIT_NOFILE, &limit) == -1)
-		return -1;
-	limit.rlim_cur = MAX_OPEN_FILES;
-	if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < MAX_OPEN_FILES)
-		limit.rlim_cur = limit.rlim_max;
-	return setrlimit(RLIMIT_NOFILE, &limit);
+	if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+		limit.rlim_cur = MAX_OPEN_FILES;
+		if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < MAX_OPEN_FILES)
+			limit.rlim_cur = limit.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &limit) == 0)
+			return 0;
+	}
+	fprintf(stderr, "%s: setrlimit RLIMIT_NOFILE: %s\n", net_prog, strerror(errno));
+	return -1;
 	/* END SOLUTION */
 }
 
@@ -148,20 +147,10 @@ static int open_listener(const char *host, const char *port)
 
 	if (fd != -1 && set_nonblocking(fd) == -1) {
 		fprintf(stderr, "%s: fcntl O_NONBLOCK: %s\n", net_prog, strerror(errno));
-		close(fd);
-		return -1;
+		return -1;  /* and exit, which closes FD */
 	}
 	return fd;
 	/* END SOLUTION */
-}
-
-/* Milliseconds on a clock that only goes forward. */
-static long long now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
 }
 
 /* =========================================================================
@@ -169,18 +158,13 @@ static long long now_ms(void)
  * ========================================================================= */
 
 /*
- * Mark client C to be closed at the end of this round, for the reason
- * given (printf-style, for the log).  The first reason stays.
+ * Mark client C to be closed at the end of this round, saying WHY in the
+ * log.  The first reason stays.
  */
-static void client_leave(struct client *c, const char *fmt, ...)
+static void client_leave(struct client *c, const char *why)
 {
-	va_list ap;
-
-	if (c->leaving[0] != '\0')
-		return;
-	va_start(ap, fmt);
-	vsnprintf(c->leaving, sizeof c->leaving, fmt, ap);
-	va_end(ap);
+	if (c->leaving[0] == '\0')
+		snprintf(c->leaving, sizeof c->leaving, "%s", why);
 }
 
 /*
@@ -192,18 +176,14 @@ static int queue_append(struct client *c, const char *data, size_t len)
 {
 	/* BEGIN SOLUTION: return -1 ENOSYS */
 	//: /* TODO: copy the LEN bytes after what waits in C->out (malloc(3) it
-	//:  * first, memmove(3) what waits to the front when needed), or ENOBUFS. */
+	//:  * first), or fail with ENOBUFS as said above. */
 	if (c->out_len + len > OUT_QUEUE_LIMIT) {
 		errno = ENOBUFS;
 		return -1;
 	}
 	if (c->out == NULL && (c->out = malloc(OUT_QUEUE_LIMIT)) == NULL)
 		return -1;
-	if (c->out_start + c->out_len + len > OUT_QUEUE_LIMIT) {
-		memmove(c->out, c->out + c->out_start, c->out_len);
-		c->out_start = 0;
-	}
-	memcpy(c->out + c->out_start + c->out_len, data, len);
+	memcpy(c->out + c->out_len, data, len);
 	c->out_len += len;
 	return 0;
 	/* END SOLUTION */
@@ -217,7 +197,7 @@ static int queue_append(struct client *c, const char *data, size_t len)
 static void send_to(struct client *c, const char *msg, size_t len)
 {
 	if (c->leaving[0] == '\0' && queue_append(c, msg, len) == -1)
-		client_leave(c, "%s", errno == ENOBUFS ? "too slow: 64 KiB unread" : strerror(errno));
+		client_leave(c, errno == ENOBUFS ? "too slow: 64 KiB unread" : strerror(errno));
 }
 
 /* Queue MSG for every client except EXCEPT (which may be NULL). */
@@ -238,39 +218,34 @@ static void tell(struct client *to, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (n < 0 || n >= (int)sizeof msg)
-		return;
-	if (to != NULL)
-		send_to(to, msg, (size_t)n);
-	else
-		broadcast(NULL, msg, (size_t)n);
+	for (size_t i = 0; n > 0 && n < (int)sizeof msg && i < chat.count; i++)
+		if (to == NULL || chat.clients[i] == to)
+			send_to(chat.clients[i], msg, (size_t)n);
 }
 
 /*
  * Send as much of C's output queue as its socket takes now, without
- * waiting.  What is left stays queued for the next round.  An error marks
- * the client to leave.
+ * waiting: one send(), as a non-blocking one takes all that fits.  What is
+ * left stays queued for the next round.  An error marks C to leave.
  */
 static void flush_client(struct client *c)
 {
 	/* BEGIN SOLUTION: void */
-	//: /* TODO: send(2) the queue until it is empty or the socket is full
-	//:  * (EAGAIN); another error makes C leave.  Free an emptied buffer. */
-	while (c->out_len > 0) {
-		ssize_t n = send(c->fd, c->out + c->out_start, c->out_len, 0);
+	//: /* TODO: send(2) what waits, keep what it did not take (memmove(3));
+	//:  * an error other than EAGAIN makes C leave.  Free an emptied queue. */
+	ssize_t n = c->out_len > 0 ? send(c->fd, c->out, c->out_len, 0) : 0;
 
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				client_leave(c, "send: %s", strerror(errno));
-			return;
-		}
-		c->out_start += (size_t)n;
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		client_leave(c, strerror(errno));
+	if (n > 0) {
 		c->out_len -= (size_t)n;
+		memmove(c->out, c->out + n, c->out_len);
 	}
-	/* An idle client holds no output buffer. */
-	free(c->out);
-	c->out = NULL;
-	c->out_start = 0;
+	if (c->out_len == 0) {
+		/* An idle client holds no output buffer. */
+		free(c->out);
+		c->out = NULL;
+	}
 	/* END SOLUTION */
 }
 
@@ -291,25 +266,21 @@ static int nick_taken(const char *name, const struct client *self)
 static int nick_is_valid(const char *nick, size_t len)
 {
 	/* BEGIN SOLUTION: return 0 */
-	//: /* TODO: the rule above, byte by byte, with ranges ('a' to 'z', ...):
-	//:  * isalnum(3) depends on the locale. */
+	//: /* TODO: the rule above, byte by byte, each one of NICK_CHARS
+	//:  * (isalnum(3) depends on the locale).  See strchr(3). */
 	if (len < 1 || len > MAX_NICK)
 		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char ch = nick[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+	for (size_t i = 0; i < len; i++)
+		if (nick[i] == '\0' || strchr(NICK_CHARS, nick[i]) == NULL)
 			return 0;
-	}
 	return 1;
 	/* END SOLUTION */
 }
 
 /*
- * Welcome a new connection FD from ADDR: give it the next free guestN name,
- * tell everyone else, and queue its welcome.  Returns 0, or -1 with errno
- * set (the caller closes FD).
+ * Welcome a new connection FD from ADDR: make it non-blocking, give it the
+ * next free guestN name, tell everyone else, and queue its welcome.
+ * Returns 0, or -1 with errno set (the caller closes FD).
  */
 static int add_client(int fd, const struct sockaddr *addr, socklen_t len)
 {
@@ -317,17 +288,12 @@ static int add_client(int fd, const struct sockaddr *addr, socklen_t len)
 	struct client *c;
 	int on = 1;
 
-	if (chat.count == MAX_OPEN_FILES) {
-		errno = EMFILE;
-		return -1;
-	}
 	/* Nagle's algorithm holds a small write back while an earlier one is
 	 * unacknowledged, which can cost a reader that acknowledges late
 	 * 40 ms a line.  We already send once per client per round, so turn
 	 * it off, as interactive servers do.  Failing is harmless. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-	c = calloc(1, sizeof *c);
-	if (c == NULL)
+	if (set_nonblocking(fd) == -1 || (c = calloc(1, sizeof *c)) == NULL)
 		return -1;
 	c->fd = fd;
 	/* Skip numbers whose name someone took with /nick. */
@@ -347,29 +313,24 @@ static int add_client(int fd, const struct sockaddr *addr, socklen_t len)
  * connection stays pending, so poll() would report the listener ready again
  * at once, and the loop would spin.  Instead, close the spare descriptor
  * kept for this moment, accept the connection with it, close it (the client
- * sees its connection closed), and take the spare back.  If even that fails,
- * ignore the listener for LISTEN_PAUSE_MS.
- * Returns 1 if a connection was refused, 0 if there is no more to accept.
+ * sees its connection closed), and take the spare back.  While the spare
+ * is gone, serve() leaves the listener out.
+ * Returns 1 if a connection was refused, 0 if not.
  */
 static int refuse_connection(void)
 {
-	int fd = -1, accept_errno = EMFILE;
+	int fd;
 
-	if (chat.spare_fd != -1) {
-		close(chat.spare_fd);
-		fd = accept(chat.listen_fd, NULL, NULL);
-		accept_errno = errno;
-		if (fd != -1) {
-			close(fd);
-			fprintf(stderr, "%s: out of file descriptors: refused a connection\n", net_prog);
-		}
-		chat.spare_fd = open("/dev/null", O_RDONLY);
-		if (chat.spare_fd != -1 && (fd != -1 || accept_errno == EAGAIN || accept_errno == EWOULDBLOCK))
-			return fd != -1;
+	if (chat.spare_fd == -1)
+		return 0;
+	close(chat.spare_fd);
+	fd = accept(chat.listen_fd, NULL, NULL);
+	if (fd != -1) {
+		close(fd);
+		fprintf(stderr, "%s: out of file descriptors: refused a connection\n", net_prog);
 	}
-	fprintf(stderr, "%s: accept: %s: pausing for %d ms\n", net_prog, strerror(accept_errno), LISTEN_PAUSE_MS);
-	chat.paused_until = now_ms() + LISTEN_PAUSE_MS;
-	return 0;
+	chat.spare_fd = open("/dev/null", O_RDONLY);
+	return fd != -1;
 }
 
 /*
@@ -380,8 +341,8 @@ static int refuse_connection(void)
 static void accept_clients(void)
 {
 	/* BEGIN SOLUTION: void */
-	//: /* TODO: accept(2) until EAGAIN, at most ACCEPT_BATCH; set_nonblocking()
-	//:  * and add_client() each.  EMFILE or ENFILE: refuse_connection(). */
+	//: /* TODO: accept(2) until EAGAIN, at most ACCEPT_BATCH, and add_client()
+	//:  * each.  Out of descriptors (EMFILE, ENFILE): refuse_connection(). */
 	//: (void)add_client;
 	//: (void)refuse_connection;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
@@ -389,19 +350,14 @@ static void accept_clients(void)
 		socklen_t len = sizeof addr;
 		int fd = accept(chat.listen_fd, (struct sockaddr *)&addr, &len);
 
-		if (fd == -1 && (errno == EMFILE || errno == ENFILE)) {
-			if (refuse_connection())
-				continue;
-			return;
-		}
 		if (fd == -1) {
-			if (errno == ECONNABORTED)
+			/* Else EAGAIN (no more for now), a connection that went
+			 * away, or an error: poll() says when to try again. */
+			if ((errno == EMFILE || errno == ENFILE) && refuse_connection())
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				fprintf(stderr, "%s: accept: %s\n", net_prog, strerror(errno));
 			return;
 		}
-		if (set_nonblocking(fd) == -1 || add_client(fd, (struct sockaddr *)&addr, len) == -1) {
+		if (add_client(fd, (struct sockaddr *)&addr, len) == -1) {
 			fprintf(stderr, "%s: new client: %s\n", net_prog, strerror(errno));
 			close(fd);
 		}
@@ -418,21 +374,19 @@ static void drop_leaving_clients(void)
 	size_t i = 0;
 
 	while (i < chat.count) {
-		struct client *c = chat.clients[i];
+		struct client *c = chat.clients[i++];
 
-		if (c->leaving[0] == '\0') {
-			i++;
+		if (c->leaving[0] == '\0')
 			continue;
-		}
 		/* One last try at what is queued (the reply to a /who just
 		 * before /quit, say), never waiting: the client is gone or
 		 * going, so the result does not matter. */
 		if (c->out_len > 0)
-			(void)send(c->fd, c->out + c->out_start, c->out_len, 0);
+			(void)send(c->fd, c->out, c->out_len, 0);
 		close(c->fd);
 		printf("%s left (%s)\n", c->name, c->leaving);
 		chat.count--;
-		memmove(&chat.clients[i], &chat.clients[i + 1], (chat.count - i) * sizeof c);
+		memmove(&chat.clients[i - 1], &chat.clients[i], (chat.count - i + 1) * sizeof c);
 		tell(NULL, "* %s left\n", c->name);
 		free(c->out);
 		free(c);
@@ -547,21 +501,17 @@ static void read_client(struct client *c)
 	//:  * long" and is dropped up to its LF.  See memchr(3). */
 	//: (void)handle_line;
 	char *start = c->in, *lf;
-	size_t rest;
 	ssize_t n = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
 
-	if (n == 0)
-		client_leave(c, "end of file");
-	else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-		client_leave(c, "recv: %s", strerror(errno));
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		client_leave(c, n == 0 ? "end of file" : strerror(errno));
 	if (n <= 0)
 		return;
 	c->in_len += (size_t)n;
-	while (c->leaving[0] == '\0' && (lf = memchr(start, '\n', c->in_len - (size_t)(start - c->in))) != NULL) {
-		size_t len = (size_t)(lf - start);
+	while (c->leaving[0] == '\0' && (lf = memchr(start, '\n', (size_t)(c->in + c->in_len - start))) != NULL) {
+		/* The line, without its LF nor a CR before it. */
+		size_t len = (size_t)(lf - start) - (lf > start && lf[-1] == '\r');
 
-		if (len > 0 && start[len - 1] == '\r')
-			len--;
 		if (c->discarding)
 			c->discarding = 0;  /* the end of a line already refused */
 		else if (len > MAX_LINE)
@@ -570,17 +520,16 @@ static void read_client(struct client *c)
 			handle_line(c, start, len);
 		start = lf + 1;
 	}
-	rest = c->in_len - (size_t)(start - c->in);
+	c->in_len -= (size_t)(start - c->in);
 	/* No LF yet.  Past MAX_LINE + 1 bytes (the line and its CR), this line
 	 * can only be too long: say so now, and drop it up to its LF. */
-	if (!c->discarding && rest > MAX_LINE + 1) {
+	if (!c->discarding && c->in_len > MAX_LINE + 1) {
 		tell(c, "! line too long\n");
 		c->discarding = 1;
 	}
 	if (c->discarding)
-		rest = 0;
-	memmove(c->in, start, rest);
-	c->in_len = rest;
+		c->in_len = 0;
+	memmove(c->in, start, c->in_len);
 	/* END SOLUTION */
 }
 
@@ -589,47 +538,33 @@ static void read_client(struct client *c)
  * ========================================================================= */
 
 /*
- * Fill chat.pfds for this round's poll(): the listener (unless paused),
- * then each client.  Returns poll()'s timeout: -1 (wait for an event), or
- * the milliseconds until the listener's pause ends.
- */
-static int prepare_poll(void)
-{
-	/* BEGIN SOLUTION: return -1 */
-	//: /* TODO: fill chat.pfds as said above; a client asks for POLLOUT
-	//:  * only while its queue is not empty.  See poll(2). */
-	long long pause = chat.paused_until - now_ms();
-
-	chat.pfds[0].fd = pause > 0 ? -1 : chat.listen_fd;
-	chat.pfds[0].events = POLLIN;
-	for (size_t i = 0; i < chat.count; i++) {
-		chat.pfds[1 + i].fd = chat.clients[i]->fd;
-		chat.pfds[1 + i].events = POLLIN | (chat.clients[i]->out_len > 0 ? POLLOUT : 0);
-	}
-	return pause > 0 ? (int)pause : -1;
-	/* END SOLUTION */
-}
-
-/*
  * Serve until SIGINT or SIGTERM, each round as the header comment says.
  * Returns 0 when asked to stop, -1 on an error that stops the server.
  */
 static int serve(void)
 {
 	/* BEGIN SOLUTION: return -1 ENOSYS */
-	//: /* TODO: the round of the header comment, until net_stop is set:
-	//:  * prepare_poll(), poll(2), then accept, read, flush and drop. */
-	//: (void)prepare_poll;
+	//: /* TODO: the round of the header comment until net_stop is set: fill
+	//:  * chat.pfds, poll(2), accept, read, flush, drop the leaving clients. */
 	//: (void)accept_clients;
 	//: (void)read_client;
 	//: (void)flush_client;
 	//: (void)drop_leaving_clients;
 	/* $begin serve_loop */
 	while (!net_stop) {
-		int timeout = prepare_poll();
 		size_t polled = chat.count;
 
-		if (poll(chat.pfds, (nfds_t)polled + 1, timeout) == -1) {
+		/* Without a spare descriptor, accept() would fail at once and
+		 * the loop spin: leave the listener out until one opens. */
+		if (chat.spare_fd == -1)
+			chat.spare_fd = open("/dev/null", O_RDONLY);
+		chat.pfds[0].fd = chat.spare_fd == -1 ? -1 : chat.listen_fd;
+		for (size_t i = 0; i < polled; i++) {
+			chat.pfds[1 + i].fd = chat.clients[i]->fd;
+			/* POLLOUT only while output waits: else poll() never sleeps. */
+			chat.pfds[1 + i].events = POLLIN | (chat.clients[i]->out_len > 0 ? POLLOUT : 0);
+		}
+		if (poll(chat.pfds, (nfds_t)polled + 1, chat.spare_fd == -1 ? SPARE_RETRY_MS : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "%s: poll: %s\n", net_prog, strerror(errno));
@@ -654,7 +589,7 @@ static int serve(void)
 
 int main(int argc, char *argv[])
 {
-	const char *host = NULL, *port = DEFAULT_PORT;
+	const char *host, *port;
 	char where[NET_ADDRSTRLEN];
 	int opt;
 
@@ -666,23 +601,19 @@ int main(int argc, char *argv[])
 	if (argc - optind > 2)
 		net_usage(SYNOPSIS);
 	/* END SOLUTION */
-	if (optind < argc && argv[optind][0] != '\0')
-		host = argv[optind];
-	if (optind + 1 < argc)
-		port = argv[optind + 1];
+	host = optind < argc && argv[optind][0] != '\0' ? argv[optind] : NULL;
+	port = optind + 1 < argc ? argv[optind + 1] : "50007";
 
 	/* The log goes out a line at a time, even into a file or a pipe. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (raise_open_file_limit() == -1)
-		fprintf(stderr, "%s: setrlimit RLIMIT_NOFILE: %s (serving fewer clients)\n", net_prog, strerror(errno));
-	if (net_catch_signals() == -1)
+	if (raise_open_file_limit() == -1 || net_catch_signals() == -1)
 		return 1;
 	chat.listen_fd = open_listener(host, port);
 	if (chat.listen_fd == -1)
 		return 1;
+	chat.pfds[0].events = POLLIN;
 	if (net_local_address(chat.listen_fd, where) == 0)
 		printf("Listening on %s\n", where);
-	/* The spare descriptor for refuse_connection(). */
-	chat.spare_fd = open("/dev/null", O_RDONLY);
+	chat.spare_fd = open("/dev/null", O_RDONLY);  /* for refuse_connection() */
 	return serve() == 0 ? 0 : 1;
 }
