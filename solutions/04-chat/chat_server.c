@@ -115,9 +115,8 @@ static int raise_open_file_limit(void)
 	struct rlimit limit;
 
 	if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-		limit.rlim_cur = MAX_OPEN_FILES;
-		if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < MAX_OPEN_FILES)
-			limit.rlim_cur = limit.rlim_max;
+		limit.rlim_cur = limit.rlim_max != RLIM_INFINITY && limit.rlim_max < MAX_OPEN_FILES
+			? limit.rlim_max : MAX_OPEN_FILES;
 		if (setrlimit(RLIMIT_NOFILE, &limit) == 0)
 			return 0;
 	}
@@ -129,9 +128,7 @@ static int raise_open_file_limit(void)
 /* Set O_NONBLOCK on FD: calls on it then fail with EAGAIN instead of waiting. */
 static int set_nonblocking(int fd)
 {
-	int flags = fcntl(fd, F_GETFL);
-
-	return flags == -1 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
 /*
@@ -145,11 +142,10 @@ static int open_listener(const char *host, const char *port)
 	//: (void)set_nonblocking;
 	int fd = net_listen(host, port, SOCK_STREAM);
 
-	if (fd != -1 && set_nonblocking(fd) == -1) {
-		fprintf(stderr, "%s: fcntl O_NONBLOCK: %s\n", net_prog, strerror(errno));
-		return -1;  /* and exit, which closes FD */
-	}
-	return fd;
+	if (fd == -1 || set_nonblocking(fd) == 0)
+		return fd;
+	fprintf(stderr, "%s: fcntl O_NONBLOCK: %s\n", net_prog, strerror(errno));
+	return -1;  /* and main() exits, which closes FD */
 	/* END SOLUTION */
 }
 
@@ -198,14 +194,6 @@ static void send_to(struct client *c, const char *msg, size_t len)
 {
 	if (c->leaving[0] == '\0' && queue_append(c, msg, len) == -1)
 		client_leave(c, errno == ENOBUFS ? "too slow: 64 KiB unread" : strerror(errno));
-}
-
-/* Queue MSG for every client except EXCEPT (which may be NULL). */
-static void broadcast(const struct client *except, const char *msg, size_t len)
-{
-	for (size_t i = 0; i < chat.count; i++)
-		if (chat.clients[i] != except)
-			send_to(chat.clients[i], msg, len);
 }
 
 /* Queue a printf-style message for client TO, or for everyone if TO is NULL. */
@@ -268,12 +256,11 @@ static int nick_is_valid(const char *nick, size_t len)
 	/* BEGIN SOLUTION: return 0 */
 	//: /* TODO: the rule above, byte by byte, each one of NICK_CHARS
 	//:  * (isalnum(3) depends on the locale).  See strchr(3). */
-	if (len < 1 || len > MAX_NICK)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (nick[i] == '\0' || strchr(NICK_CHARS, nick[i]) == NULL)
-			return 0;
-	return 1;
+	size_t i = 0;
+
+	while (i < len && nick[i] != '\0' && strchr(NICK_CHARS, nick[i]) != NULL)
+		i++;
+	return i == len && len >= 1 && len <= MAX_NICK;
 	/* END SOLUTION */
 }
 
@@ -378,11 +365,6 @@ static void drop_leaving_clients(void)
 
 		if (c->leaving[0] == '\0')
 			continue;
-		/* One last try at what is queued (the reply to a /who just
-		 * before /quit, say), never waiting: the client is gone or
-		 * going, so the result does not matter. */
-		if (c->out_len > 0)
-			(void)send(c->fd, c->out, c->out_len, 0);
 		close(c->fd);
 		printf("%s left (%s)\n", c->name, c->leaving);
 		chat.count--;
@@ -433,14 +415,14 @@ static void send_who(struct client *c)
 	size_t len = strlen(msg), shown = 0, left_out = 0;
 
 	for (size_t i = 0; i < chat.count; i++) {
-		const char *name = chat.clients[i]->name;
+		const struct client *other = chat.clients[i];
 
-		if (chat.clients[i]->leaving[0] != '\0')
+		if (other->leaving[0] != '\0')
 			continue;
-		if (len + 2 + strlen(name) > MAX_WHO)
+		if (len + 2 + strlen(other->name) > MAX_WHO)
 			left_out++;
 		else
-			len += (size_t)sprintf(msg + len, "%s%s", shown++ > 0 ? ", " : "", name);
+			len += (size_t)sprintf(msg + len, "%s%s", shown++ > 0 ? ", " : "", other->name);
 	}
 	if (left_out > 0)
 		len += (size_t)sprintf(msg + len, ", ... (%zu more)", left_out);
@@ -449,8 +431,8 @@ static void send_who(struct client *c)
 }
 
 /*
- * Act on one line from client C: LINE is LEN bytes, its CR and LF removed,
- * and may hold any byte (even '\0'), so it is not a C string.
+ * Act on one line from client C: LINE is LEN bytes (at least one), its CR
+ * and LF removed, and may hold any byte (even '\0'): not a C string.
  */
 static void handle_line(struct client *c, const char *line, size_t len)
 {
@@ -458,7 +440,6 @@ static void handle_line(struct client *c, const char *line, size_t len)
 	//: /* TODO: the protocol of the lesson page: text goes to the others as
 	//:  * "<NAME> text"; a command is the line up to its first space.  LINE
 	//:  * may hold '\0': copy with memcpy(3), never use it as a format. */
-	//: (void)broadcast;
 	//: (void)change_nick;
 	//: (void)send_who;
 	//: (void)word_is;
@@ -467,14 +448,14 @@ static void handle_line(struct client *c, const char *line, size_t len)
 	size_t word = space != NULL ? (size_t)(space - line) : len;
 	size_t arg = space != NULL ? word + 1 : len;  /* no argument: the empty nick */
 
-	if (len == 0)
-		return;
 	if (line[0] != '/') {
 		size_t n = (size_t)snprintf(msg, sizeof msg, "<%s> ", c->name);
 
 		memcpy(msg + n, line, len);
 		msg[n + len] = '\n';
-		broadcast(c, msg, n + len + 1);
+		for (size_t i = 0; i < chat.count; i++)
+			if (chat.clients[i] != c)
+				send_to(chat.clients[i], msg, n + len + 1);
 	} else if (word_is(line, word, "/nick")) {
 		change_nick(c, line + arg, len - arg);
 	} else if (word_is(line, word, "/who")) {
@@ -516,7 +497,7 @@ static void read_client(struct client *c)
 			c->discarding = 0;  /* the end of a line already refused */
 		else if (len > MAX_LINE)
 			tell(c, "! line too long\n");
-		else
+		else if (len > 0)  /* an empty line is ignored */
 			handle_line(c, start, len);
 		start = lf + 1;
 	}
@@ -558,7 +539,7 @@ static int serve(void)
 		 * the loop spin: leave the listener out until one opens. */
 		if (chat.spare_fd == -1)
 			chat.spare_fd = open("/dev/null", O_RDONLY);
-		chat.pfds[0].fd = chat.spare_fd == -1 ? -1 : chat.listen_fd;
+		chat.pfds[0] = (struct pollfd){ .fd = chat.spare_fd == -1 ? -1 : chat.listen_fd, .events = POLLIN };
 		for (size_t i = 0; i < polled; i++) {
 			chat.pfds[1 + i].fd = chat.clients[i]->fd;
 			/* POLLOUT only while output waits: else poll() never sleeps. */
@@ -577,9 +558,10 @@ static int serve(void)
 		for (size_t i = 0; i < polled; i++)
 			if (chat.pfds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
 				read_client(chat.clients[i]);
+		/* Those leaving too: one last try, never waiting, to send
+		 * what they are owed (the reply to a /who before /quit). */
 		for (size_t i = 0; i < chat.count; i++)
-			if (chat.clients[i]->leaving[0] == '\0')
-				flush_client(chat.clients[i]);
+			flush_client(chat.clients[i]);
 		drop_leaving_clients();
 	}
 	/* $end serve_loop */
@@ -611,7 +593,6 @@ int main(int argc, char *argv[])
 	chat.listen_fd = open_listener(host, port);
 	if (chat.listen_fd == -1)
 		return 1;
-	chat.pfds[0].events = POLLIN;
 	if (net_local_address(chat.listen_fd, where) == 0)
 		printf("Listening on %s\n", where);
 	chat.spare_fd = open("/dev/null", O_RDONLY);  /* for refuse_connection() */
