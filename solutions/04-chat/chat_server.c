@@ -104,8 +104,7 @@ static struct {
  * Set the soft limit on open files to the hard limit, or MAX_OPEN_FILES if
  * that is lower.  Every client is a file descriptor, and the soft limit is
  * often 1024 (256 on macOS): too few for thousands of clients.  Only the
- * hard limit needs privileges to raise.  Returns 0, or -1 with an error
- * printed.
+ * hard limit needs privileges to raise.  Returns 0, or -1 with errno set.
  */
 static int raise_open_file_limit(void)
 {
@@ -114,14 +113,11 @@ static int raise_open_file_limit(void)
 	//:  * RLIM_INFINITY).  See getrlimit(2). */
 	struct rlimit limit;
 
-	if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-		limit.rlim_cur = limit.rlim_max != RLIM_INFINITY && limit.rlim_max < MAX_OPEN_FILES
-			? limit.rlim_max : MAX_OPEN_FILES;
-		if (setrlimit(RLIMIT_NOFILE, &limit) == 0)
-			return 0;
-	}
-	fprintf(stderr, "%s: setrlimit RLIMIT_NOFILE: %s\n", net_prog, strerror(errno));
-	return -1;
+	if (getrlimit(RLIMIT_NOFILE, &limit) == -1)
+		return -1;
+	limit.rlim_cur = limit.rlim_max != RLIM_INFINITY && limit.rlim_max < MAX_OPEN_FILES
+		? limit.rlim_max : MAX_OPEN_FILES;
+	return setrlimit(RLIMIT_NOFILE, &limit);
 	/* END SOLUTION */
 }
 
@@ -539,7 +535,8 @@ static int serve(void)
 		 * the loop spin: leave the listener out until one opens. */
 		if (chat.spare_fd == -1)
 			chat.spare_fd = open("/dev/null", O_RDONLY);
-		chat.pfds[0] = (struct pollfd){ .fd = chat.spare_fd == -1 ? -1 : chat.listen_fd, .events = POLLIN };
+		chat.pfds[0].fd = chat.spare_fd == -1 ? -1 : chat.listen_fd;
+		chat.pfds[0].events = POLLIN;
 		for (size_t i = 0; i < polled; i++) {
 			chat.pfds[1 + i].fd = chat.clients[i]->fd;
 			/* POLLOUT only while output waits: else poll() never sleeps. */
@@ -588,10 +585,11 @@ int main(int argc, char *argv[])
 
 	/* The log goes out a line at a time, even into a file or a pipe. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (raise_open_file_limit() == -1 || net_catch_signals() == -1)
+	if (raise_open_file_limit() == -1) {
+		fprintf(stderr, "%s: setrlimit RLIMIT_NOFILE: %s\n", net_prog, strerror(errno));
 		return 1;
-	chat.listen_fd = open_listener(host, port);
-	if (chat.listen_fd == -1)
+	}
+	if (net_catch_signals() == -1 || (chat.listen_fd = open_listener(host, port)) == -1)
 		return 1;
 	if (net_local_address(chat.listen_fd, where) == 0)
 		printf("Listening on %s\n", where);
