@@ -12,8 +12,8 @@
  * standard error and exits 0.
  *
  * The algorithm:
- *   1. Resolve HOST and PORT with getaddrinfo() and connect to the first
- *      address that accepts (IPv4 or IPv6); make the socket non-blocking.
+ *   1. Connect to HOST and PORT with net_connect(); make the socket
+ *      non-blocking.
  *   2. With -n, put "/nick NICK\n" in the outgoing buffer.
  *   3. poll() standard input and the socket together:
  *        - standard input ready (and the outgoing buffer empty): read
@@ -35,159 +35,64 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/types.h>
 #include <unistd.h>
 
-#define DEFAULT_HOST "localhost"
-#define DEFAULT_PORT "50007"
+#include "net.h"
+
+#define SYNOPSIS "[-n NICK] [HOST [PORT]]"
 #define BUFFER_SIZE 4096
 
-static const char *prog = "chat_client";
-
-/* Bytes read from standard input (or the /nick line) on their way out. */
-struct outgoing {
-	char buf[BUFFER_SIZE];
-	size_t len, sent;
-	int last_was_newline;  /* the last byte read ended a line */
-};
-
-/*
- * Write all LEN bytes of BUF to FD (standard output), finishing short
- * writes and restarting after EINTR.  Returns 0, or -1 with errno set.
- */
-static int write_all(int fd, const char *buf, size_t len)
+/* Print "chat_client: WHAT: reason" for errno, and return -1. */
+static int fail(const char *what)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	fprintf(stderr, "%s: %s: %s\n", net_prog, what, strerror(errno));
+	return -1;
 }
 
 /*
- * Resolve HOST and PORT and return a socket connected to the first address
- * that accepts, or -1 with an error already printed.
+ * Talk to the server at HOST and PORT until it closes: send standard input,
+ * print what arrives.  OUT (room for BUFFER_SIZE bytes) holds LEN bytes to
+ * send first: the /nick line, or nothing.  Returns 0 when the server
+ * closed, -1 on error (printed).
  */
-static int open_connection(const char *host, const char *port)
+static int chat(const char *host, const char *port, char *out, size_t len)
 {
-	/* TODO: lesson 01's: connect to the first address of HOST and PORT
-	 * that accepts; if none does, print "chat_client: connect to
-	 * HOST:PORT: reason" and return -1.  See getaddrinfo(3), connect(2). */
+	/* TODO: steps 1 and 3 of the header comment; when the server closes,
+	 * say so on stderr and return 0.  See poll(2), shutdown(2). */
+	(void)fail;
 	(void)host;
 	(void)port;
-	fprintf(stderr, "%s: open_connection: not implemented yet\n", prog);
-	return -1;
-}
-
-/*
- * Read the next piece of standard input into OUT (which is empty).  At the
- * end of the input, make sure the last line ends with a newline, so the
- * server sees it whole.  Returns 1 if there is more to come, 0 at the end,
- * -1 on error (printed).
- */
-static int read_input(struct outgoing *out)
-{
-	ssize_t n = read(STDIN_FILENO, out->buf, sizeof out->buf);
-
-	if (n == -1) {
-		if (errno == EINTR || errno == EAGAIN)
-			return 1;
-		fprintf(stderr, "%s: read standard input: %s\n", prog, strerror(errno));
-		return -1;
-	}
-	out->sent = 0;
-	if (n == 0) {
-		out->len = 0;
-		if (!out->last_was_newline)
-			out->buf[out->len++] = '\n';
-		out->last_was_newline = 1;
-		return 0;
-	}
-	out->len = (size_t)n;
-	out->last_was_newline = out->buf[n - 1] == '\n';
-	return 1;
-}
-
-/*
- * Talk to the server on FD until it closes: send standard input, print
- * what arrives.  OUT may already hold bytes to send (the /nick line).
- * Returns 0 when the server closed, -1 on error (printed).
- */
-static int chat_loop(int fd, struct outgoing *out)
-{
-	/* TODO: step 3 of the header comment, FD non-blocking: return 0 when
-	 * the server closes, saying so on stderr.  Read stdin on any revents:
-	 * a pipe's end is POLLHUP, not POLLIN.  See poll(2), shutdown(2). */
-	(void)fd;
 	(void)out;
-	(void)write_all;
-	(void)read_input;
-	fprintf(stderr, "%s: chat_loop: not implemented yet\n", prog);
+	(void)len;
 	return -1;
-}
-
-/* Report a usage error the Unix way: a manual-style line, exit status 2. */
-static void usage(void)
-{
-	/* TODO: print "usage: chat_client [-n NICK] [HOST [PORT]]" on stderr
-	 * and exit(3) with status 2, the convention for a usage error. */
-	exit(1);
 }
 
 int main(int argc, char *argv[])
 {
-	const char *host = DEFAULT_HOST, *port = DEFAULT_PORT, *nick = NULL;
-	static struct outgoing out = { .last_was_newline = 1 };
-	struct sigaction sa;
-	int fd, status, opt;
+	const char *host = "localhost", *port = "50007";
+	static char out[BUFFER_SIZE];
+	size_t len = 0;
+	int opt;
 
+	net_prog = "chat_client";
 	while ((opt = getopt(argc, argv, "n:")) != -1) {
 		if (opt != 'n')
-			usage();
-		nick = optarg;
+			net_usage(SYNOPSIS);
+		len = (size_t)snprintf(out, sizeof out, "/nick %s\n", optarg);
+		/* A newline in NICK would smuggle in a second command. */
+		if (len >= sizeof out || strpbrk(optarg, "\r\n") != NULL)
+			net_usage(SYNOPSIS);
 	}
-	if (argc - optind > 2)
-		usage();
+	/* TODO: more than two operands is bad usage too: net_usage(). */
 	if (optind < argc)
 		host = argv[optind];
 	if (optind + 1 < argc)
 		port = argv[optind + 1];
-	if (nick != NULL) {
-		/* A newline in NICK would smuggle in a second command. */
-		int n = snprintf(out.buf, sizeof out.buf, "/nick %s\n", nick);
-
-		if (strpbrk(nick, "\r\n") != NULL || n < 0 || (size_t)n >= sizeof out.buf)
-			usage();
-		out.len = (size_t)n;
-	}
-
-	/* A server that closes early must give us EPIPE, not kill us. */
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_IGN;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGPIPE, &sa, NULL) == -1) {
-		fprintf(stderr, "%s: sigaction: %s\n", prog, strerror(errno));
+	if (net_ignore_sigpipe() == -1)
 		return 1;
-	}
-
-	fd = open_connection(host, port);
-	if (fd == -1)
-		return 1;
-	status = chat_loop(fd, &out);
-	close(fd);
-	return status == 0 ? 0 : 1;
+	return chat(host, port, out, len) == 0 ? 0 : 1;
 }
