@@ -426,12 +426,6 @@ cpu_window_ms() {
 	expect_exit 1 "^chat_server: .*$(errno_regex EADDRINUSE)" "chat_server 127.0.0.1 $SERVER_PORT (a port in use)"
 }
 
-# bats test_tags=points:1
-@test "server rejects bad usage with exit 2" {
-	run_prog 5 chat_server 127.0.0.1 1 extra
-	expect_exit 2 '^usage: chat_server' "chat_server 127.0.0.1 1 extra"
-}
-
 # ------------------------------------------------------------- client --
 
 # start_client ARGS...: chat_client connected to a netcat listener; both
@@ -569,10 +563,3 @@ start_client() {
 	expect_exit 1 "^chat_client: .*$(errno_regex ECONNREFUSED)" "chat_client 127.0.0.1 $port (nothing listens there)"
 }
 
-# bats test_tags=points:1
-@test "client rejects bad usage with exit 2" {
-	run_prog 5 chat_client -x < /dev/null
-	expect_exit 2 'usage: chat_client' "chat_client -x"
-	run_prog 5 chat_client localhost 1 extra < /dev/null
-	expect_exit 2 '^usage: chat_client' "chat_client localhost 1 extra"
-}

@@ -87,7 +87,8 @@ int main(int argc, char *argv[])
 		if (len >= sizeof out || strpbrk(optarg, "\r\n") != NULL)
 			net_usage(SYNOPSIS);
 	}
-	/* TODO: more than two operands is bad usage too: net_usage(). */
+	if (argc - optind > 2)
+		net_usage(SYNOPSIS);
 	if (optind < argc)
 		host = argv[optind];
 	if (optind + 1 < argc)

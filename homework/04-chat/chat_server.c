@@ -432,7 +432,8 @@ int main(int argc, char *argv[])
 	net_prog = "chat_server";
 	while ((opt = getopt(argc, argv, "")) != -1)
 		net_usage(SYNOPSIS);
-	/* TODO: more than two operands is bad usage too: net_usage(). */
+	if (argc - optind > 2)
+		net_usage(SYNOPSIS);
 	host = optind < argc && argv[optind][0] != '\0' ? argv[optind] : NULL;
 	port = optind + 1 < argc ? argv[optind + 1] : "50007";
 
