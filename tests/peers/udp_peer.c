@@ -13,9 +13,9 @@
  *       datagram; 0 for the first).  Runs until killed.
  *   udp_peer forge HOST PORT TO_HOST TO_PORT FILE ACTION...
  *       As listen, but bound to HOST:PORT, and first send FILE as one
- *       datagram to TO_HOST:TO_PORT from there: with HOST 127.0.0.2 and
- *       PORT the port of a server on 127.0.0.1, a datagram the server
- *       cannot tell from one it sent itself, from another copy of it.
+ *       datagram to TO_HOST:TO_PORT from there.  With HOST 127.0.0.2 and
+ *       PORT the port of a server on 127.0.0.1, the server sees what
+ *       another copy of itself would send.
  *   udp_peer send SECS HOST PORT FILE...
  *       From one socket, print "LOCAL PORT n", send each FILE as one
  *       datagram, back to back, then receive as many replies: the i-th is
