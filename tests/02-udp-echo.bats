@@ -3,7 +3,7 @@
 # mode (the flavour in $NC, or the first one found) wherever netcat can do
 # the job; tests/peers/udp_peer does what it cannot: keep datagram
 # boundaries, send empty and 65507-byte datagrams, lose a datagram, answer
-# from a stranger's port.  Tests that need netcat's UDP are skipped under
+# from a stranger's port, send from the server's own port on 127.0.0.2.  Tests that need netcat's UDP are skipped under
 # a busybox netcat without -u.
 
 bats_require_minimum_version 1.5.0

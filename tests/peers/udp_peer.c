@@ -1,7 +1,7 @@
 /*
  * udp_peer: a known-good UDP peer for the tests, for the jobs that no
- * netcat does: exact datagram boundaries, empty datagrams, and servers that
- * lose or spoof replies.
+ * netcat does: exact datagram boundaries, empty datagrams, servers that
+ * lose or spoof replies, and a datagram from a server's own port.
  *
  *   udp_peer listen HOST ACTION...
  *       Bind a UDP socket on HOST, any free port, and print "PORT n".  Do
