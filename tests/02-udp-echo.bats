@@ -3,7 +3,7 @@
 # mode (the flavour in $NC, or the first one found) wherever netcat can do
 # the job; tests/peers/udp_peer does what it cannot: keep datagram
 # boundaries, send empty and 65507-byte datagrams, lose a datagram, answer
-# from a stranger's port.  Tests that need netcat's UDP are skipped under
+# from a stranger's port, send from the server's own port on 127.0.0.2.  Tests that need netcat's UDP are skipped under
 # a busybox netcat without -u.
 
 bats_require_minimum_version 1.5.0
@@ -175,6 +175,44 @@ print_peer_log() {
 	start_server --udp udp_echo_server 127.0.0.1 @PORT
 	stop_server INT
 	assert_server_exit 0 INT
+}
+
+# bats test_tags=points:2
+@test "server does not answer a datagram from its own port, and says so" {
+	# A source address cannot be forged without privileges, but on Linux
+	# every 127.x.y.z is loopback: a peer bound to 127.0.0.2 and the
+	# server's port sends what another copy of the server would.  Where
+	# 127.0.0.2 cannot be bound (macOS has only 127.0.0.1), the test is
+	# skipped.  The rule for source ports below 1024 is not tested: binding
+	# one takes privileges.
+	start_server --udp udp_echo_server 127.0.0.1 @PORT
+	need_peer udp_peer
+	printf 'forged' > "$T/forged"
+	start_process forger "$PEER" forge 127.0.0.2 "$SERVER_PORT" 127.0.0.1 "$SERVER_PORT" "$T/forged" echo
+	forger_pid=$PROCESS_PID forger_out=$PROCESS_OUT forger_err=$PROCESS_ERR
+	if ! wait_for_line "$forger_out" '^PORT ' 5 "$forger_pid"; then
+		if grep -Eq "$(errno_regex EADDRNOTAVAIL)" "$forger_err"; then
+			skip "127.0.0.2 cannot be bound here (only 127.0.0.1 is loopback): the server's own-port rule is not tested"
+		fi
+		fail "the test's peer udp_peer did not start on 127.0.0.2:$SERVER_PORT: $(program_output "$forger_err" 500)"
+	fi
+	echo "-- a peer on 127.0.0.2:$SERVER_PORT, the server's port, sent 'forged' (6 bytes); it echoes what it gets, as a second echo server would"
+	# The server handles datagrams in order: once this one is echoed, the
+	# forged one was handled.
+	printf 'an ordinary datagram' > "$T/ordinary"
+	udp_send_datagrams 127.0.0.1 "$SERVER_PORT" "$T/ordinary"
+	[ -f "$T/ordinary.reply" ] ||
+		fail "no echo of an ordinary datagram sent after the forged one: the server must go on serving ($stderr)"
+	# Anything the server sent the peer reached it before this marker.
+	printf 'the marker' > "$T/marker"
+	udp_send_datagrams 127.0.0.2 "$SERVER_PORT" "$T/marker"
+	[ -f "$T/marker.reply" ] || fail "the test's peer on 127.0.0.2:$SERVER_PORT did not answer ($stderr)"
+	if ! program_output "$forger_out" | grep -q '^DATAGRAM 1 10 bytes'; then
+		echo "-- what the peer on 127.0.0.2:$SERVER_PORT got (10 bytes: the test's marker, sent last):"
+		print_lines "$forger_out"
+		fail "the server answered the datagram from 127.0.0.2:$SERVER_PORT, its own port: another echo server there would answer back, and the two would echo it to each other for ever"
+	fi
+	check_server_line "^Datagram from 127\.0\.0\.2:$SERVER_PORT \(6 bytes\) not answered: source port is ours\$" "'Datagram from 127.0.0.2:$SERVER_PORT (6 bytes) not answered: source port is ours'"
 }
 
 # ------------------------------------------------------------- client --

@@ -50,6 +50,34 @@ upper_exchange() {
 }
 
 # bats test_tags=points:2
+@test "upper_server and upper_udp_server log a client's text escaped, never a line it forged" {
+	# A CR, a line that looks like the log's own, and an ANSI escape that
+	# clears the screen: raw in the log, they would forge a line.
+	local sent=$'hi\r\n127.0.0.1:1 wrote:\nforged line\033[2J\rend'
+	local logged='hi\r\n127.0.0.1:1 wrote:\nforged line\x1b[2J\rend'
+	local reply=$'HI\r\n127.0.0.1:1 WROTE:\nFORGED LINE\033[2J\rEND' name
+	for name in upper_server upper_udp_server; do
+		if [ "$name" = upper_server ]; then
+			ss_start upper_server 127.0.0.1 @PORT
+			upper_exchange "$sent" "$reply"
+		else
+			ss_start --udp upper_udp_server 127.0.0.1 @PORT
+			udp_exchange "$sent" "$reply"
+		fi
+		echo "-- $name:"
+		# The log is flushed before the reply is sent.
+		ss_assert_logged '127\.0\.0\.1' "$logged" "$sent"
+		if program_output "$SERVER_OUT" | LC_ALL=C grep -Eaq $'^127\\.0\\.0\\.1:1 wrote:|^forged line|[\r\033]'; then
+			{
+				echo "-- $name's stdout holds the client's raw bytes: a line the client forged, a CR or an escape sequence"
+				print_lines "$SERVER_OUT"
+			} | fail
+		fi
+		stop_server TERM
+	done
+}
+
+# bats test_tags=points:2
 @test "upper_server given port 0 listens on a free port and reports it" {
 	start_server_reporting upper_server 127.0.0.1 0
 	port=$SERVER_PORT

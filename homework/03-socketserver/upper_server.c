@@ -6,8 +6,9 @@
  * HOST defaults to localhost and PORT to 9999, as in the lecture; PORT 0
  * asks for any free port, and the port chosen is printed.  For each
  * connection the server reads up to 1024 bytes, strips the whitespace
- * around them, logs "ADDR:PORT wrote:" and the data, and replies with the
- * data in upper case.  Try it with:  echo hello | nc localhost 9999
+ * around them, logs "ADDR:PORT wrote:" and the data (escaped as in C, so
+ * that a client cannot forge log lines), and replies with the data in
+ * upper case.  Try it with:  echo hello | nc localhost 9999
  *
  * The algorithm is the framework's (socketserver.h): this file is only
  * the handler, what Python's handle() method is, and a main() that makes
@@ -51,7 +52,9 @@ static int handle(struct ss_request *req)
 	/* flockfile() keeps the two lines together when threads log at once. */
 	flockfile(stdout);
 	printf("%s wrote:\n", req->client_address);
-	fwrite(data + start, 1, end - start, stdout);
+	/* Escaped: raw newlines or terminal escapes from a client would
+	 * forge log lines or rewrite the operator's screen. */
+	net_print_escaped(data + start, end - start);
 	putchar('\n');
 	fflush(stdout);
 	funlockfile(stdout);

@@ -5,8 +5,8 @@
  *
  * HOST defaults to localhost and PORT to 9999.  Each datagram is one
  * request: the server strips the whitespace around it, logs
- * "ADDR:PORT wrote:" and the data, and sends the data back in upper case
- * to the address it came from.  Try it with:
+ * "ADDR:PORT wrote:" and the data (escaped as in C), and sends the data
+ * back in upper case to the address it came from.  Try it with:
  *   echo hello | nc -u -W 1 localhost 9999
  *
  * Only two lines differ from upper_server.c: ss_udp_server() instead of
@@ -44,7 +44,9 @@ static int handle(struct ss_request *req)
 
 	flockfile(stdout);
 	printf("%s wrote:\n", req->client_address);
-	fwrite(data + start, 1, end - start, stdout);
+	/* Escaped: raw newlines or terminal escapes from a client would
+	 * forge log lines or rewrite the operator's screen. */
+	net_print_escaped(data + start, end - start);
 	putchar('\n');
 	fflush(stdout);
 	funlockfile(stdout);

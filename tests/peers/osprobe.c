@@ -45,6 +45,7 @@ static const struct {
 } errnos[] = {
 	{ "EACCES", EACCES },
 	{ "EADDRINUSE", EADDRINUSE },
+	{ "EADDRNOTAVAIL", EADDRNOTAVAIL },
 	{ "EBADMSG", EBADMSG },
 	{ "ECONNREFUSED", ECONNREFUSED },
 	{ "ECONNRESET", ECONNRESET },

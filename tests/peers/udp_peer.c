@@ -1,7 +1,7 @@
 /*
  * udp_peer: a known-good UDP peer for the tests, for the jobs that no
- * netcat does: exact datagram boundaries, empty datagrams, and servers that
- * lose or spoof replies.
+ * netcat does: exact datagram boundaries, empty datagrams, servers that
+ * lose or spoof replies, and a datagram from a server's own port.
  *
  *   udp_peer listen HOST ACTION...
  *       Bind a UDP socket on HOST, any free port, and print "PORT n".  Do
@@ -11,6 +11,11 @@
  *         decoy  send "decoy" from another port of ours, then echo it
  *       and print "DATAGRAM i N bytes after MS ms" (MS: since the previous
  *       datagram; 0 for the first).  Runs until killed.
+ *   udp_peer forge HOST PORT TO_HOST TO_PORT FILE ACTION...
+ *       As listen, but bound to HOST:PORT, and first send FILE as one
+ *       datagram to TO_HOST:TO_PORT from there.  With HOST 127.0.0.2 and
+ *       PORT the port of a server on 127.0.0.1, the server sees what
+ *       another copy of itself would send.
  *   udp_peer send SECS HOST PORT FILE...
  *       From one socket, print "LOCAL PORT n", send each FILE as one
  *       datagram, back to back, then receive as many replies: the i-th is
@@ -55,16 +60,31 @@ static struct addrinfo *resolve(const char *host, const char *port, int passive)
 	return list;
 }
 
-/* A UDP socket bound to HOST, any free port. */
-static int bound_socket(const char *host)
+/* A UDP socket bound to HOST and PORT ("0": any free port). */
+static int bound_socket(const char *host, const char *port)
 {
-	struct addrinfo *ai = resolve(host, "0", 1);
+	struct addrinfo *ai = resolve(host, port, 1);
 	int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
 
 	if (fd == -1 || bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
 		die("bind");
 	freeaddrinfo(ai);
 	return fd;
+}
+
+/* Read FILE (at most one datagram) into buf; returns its size. */
+static size_t read_file(const char *file)
+{
+	FILE *f = fopen(file, "rb");
+	size_t len;
+
+	if (f == NULL)
+		die(file);
+	len = fread(buf, 1, sizeof buf, f);
+	if (ferror(f))
+		die(file);
+	fclose(f);
+	return len;
 }
 
 /* Print "WHAT n" with the local port of FD. */
@@ -90,10 +110,10 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* Serve datagrams as ACTIONS say, until killed. */
-static _Noreturn void do_listen(const char *host, char **actions, int count)
+/* Serve datagrams on FD, bound on HOST, as ACTIONS say, until killed. */
+static _Noreturn void do_listen(int fd, const char *host, char **actions, int count)
 {
-	int fd = bound_socket(host), decoy_fd = bound_socket(host);
+	int decoy_fd = bound_socket(host, "0");
 	long last = -1;
 
 	print_port(fd, "PORT");
@@ -135,19 +155,9 @@ static int do_send(long secs, const char *host, const char *port, char **files, 
 		die("connect");
 	freeaddrinfo(ai);
 	print_port(fd, "LOCAL PORT");
-	for (int i = 0; i < count; i++) {
-		FILE *f = fopen(files[i], "rb");
-		size_t len;
-
-		if (f == NULL)
-			die(files[i]);
-		len = fread(buf, 1, sizeof buf, f);
-		if (ferror(f))
-			die(files[i]);
-		fclose(f);
-		if (send(fd, buf, len, 0) == -1)
+	for (int i = 0; i < count; i++)
+		if (send(fd, buf, read_file(files[i]), 0) == -1)
 			die("send");
-	}
 	for (int i = 0; i < count; i++) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		long left = deadline - now_ms();
@@ -171,18 +181,32 @@ static int do_send(long secs, const char *host, const char *port, char **files, 
 	return 0;
 }
 
+/* Whether each of the COUNT ACTIONS is one listen knows. */
+static int actions_valid(char **actions, int count)
+{
+	for (int i = 0; i < count; i++)
+		if (strcmp(actions[i], "drop") != 0 && strcmp(actions[i], "echo") != 0 &&
+		    strcmp(actions[i], "decoy") != 0)
+			return 0;
+	return 1;
+}
+
 int main(int argc, char *argv[])
 {
-	if (argc >= 4 && strcmp(argv[1], "listen") == 0) {
-		for (int i = 3; i < argc; i++)
-			if (strcmp(argv[i], "drop") != 0 && strcmp(argv[i], "echo") != 0 &&
-			    strcmp(argv[i], "decoy") != 0)
-				goto usage;
-		do_listen(argv[2], argv + 3, argc - 3);
+	if (argc >= 4 && strcmp(argv[1], "listen") == 0 && actions_valid(argv + 3, argc - 3))
+		do_listen(bound_socket(argv[2], "0"), argv[2], argv + 3, argc - 3);
+	if (argc >= 8 && strcmp(argv[1], "forge") == 0 && actions_valid(argv + 7, argc - 7)) {
+		int fd = bound_socket(argv[2], argv[3]);
+		struct addrinfo *to = resolve(argv[4], argv[5], 0);
+
+		if (sendto(fd, buf, read_file(argv[6]), 0, to->ai_addr, to->ai_addrlen) == -1)
+			die("sendto");
+		freeaddrinfo(to);
+		do_listen(fd, argv[2], argv + 7, argc - 7);
 	}
 	if (argc >= 6 && strcmp(argv[1], "send") == 0)
 		return do_send(strtol(argv[2], NULL, 10), argv[3], argv[4], argv + 5, argc - 5);
-usage:
-	fprintf(stderr, "usage: udp_peer listen HOST ACTION... | udp_peer send SECS HOST PORT FILE...\n");
+	fprintf(stderr, "usage: udp_peer listen HOST ACTION... | udp_peer send SECS HOST PORT FILE... |\n"
+			"       udp_peer forge HOST PORT TO_HOST TO_PORT FILE ACTION...\n");
 	return 2;
 }
