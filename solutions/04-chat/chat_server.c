@@ -22,24 +22,28 @@
  *      and tell the others.
  *   3. Read what each readable client sent into its input buffer and cut it
  *      into lines.  Act on each line: a message goes into the output queue
- *      of every other client.  Nothing is sent yet.
+ *      of every other client.  Nothing is sent yet, unless a queue fills.
  *   4. Send each output queue as far as its socket takes it.  The rest
  *      waits for the next round; poll() says when there is room.
  *   5. Close the clients that quit, hung up, failed, or let more than 64 KiB
- *      pile up unread, and tell the others that they left.
+ *      pile up unread (on top of what their kernel buffers hold), and tell
+ *      the others that they left.
  *   6. On SIGINT or SIGTERM (poll() fails with EINTR, net_stop is set), exit
  *      0; exit closes every socket.
  *
  * Every socket is non-blocking, so no call ever waits for one client: a
  * client that stops reading costs its own queue, never anyone else's time.
  *
+ * Messages reach the others with their control bytes (but tab) shown as
+ * '?', so that "hi\r<admin> ..." cannot pose as another line.  The log
+ * never waits: lines that stdout cannot take at once are dropped, and
+ * counted.
+ *
  * What it leaves out: passwords, private messages, rate limits (a client
- * may flood the room, within everyone's 64 KiB queue), and filtering of
- * terminal control bytes in messages.  Log lines are written with plain
- * blocking printf(): a log on a pipe that nobody reads would stall the
- * server.  A signal that comes after the loop checks net_stop and before
- * poll() starts to wait is seen only at the next event: lesson 03's
- * self-pipe closes that gap.
+ * may flood the room, within everyone's 64 KiB queue), and a self-pipe
+ * (lesson 03's): a stop signal that comes after the loop checks net_stop
+ * and before poll() starts to wait is seen at the next event, or after
+ * POLL_MS.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -469,8 +473,9 @@ static void handle_line(struct client *c, const char *line, size_t len)
 {
 	/* BEGIN SOLUTION: void */
 	//: /* TODO: the protocol of the lesson page: text goes to the others as
-	//:  * "<NAME> text"; a command is the line up to its first space.  LINE
-	//:  * may hold '\0': copy with memcpy(3), never use it as a format. */
+	//:  * "<NAME> text", its control bytes but tab as '?'; a command is the
+	//:  * line up to its first space.  LINE may hold '\0': copy it byte by
+	//:  * byte or with memcpy(3), never use it as a format. */
 	//: (void)change_nick;
 	//: (void)send_who;
 	//: (void)word_is;
