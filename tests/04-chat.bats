@@ -72,6 +72,19 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 	chat_assert_received b "$T/expected" "$T/sent"
 }
 
+# bats test_tags=points:2
+@test "control bytes in a line reach the others as ?, tabs as they are" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	printf 'hello\r<admin> I am the admin\nbell\a esc\033[2J del\177 nul\000 bs\b\n\ttab\tin\r\n' > "$T/sent"
+	chat_send_file a "$T/sent"
+	chat_sync b
+	printf '* Welcome, guest2%s\n<guest1> hello?<admin> I am the admin\n<guest1> bell? esc?[2J del? nul? bs?\n<guest1> \ttab\tin\n' \
+		"$WELCOME_TAIL" > "$T/expected"
+	chat_assert_received b "$T/expected" "$T/sent"
+}
+
 # bats test_tags=points:3
 @test "a line written in several pieces arrives once and whole" {
 	start_server chat_server 127.0.0.1 @PORT
@@ -308,6 +321,56 @@ lines() {
 		"chat_load connected 200 clients at once, and each sent 2 lines: every client must get each line of the others exactly once, in order, and none of its own"
 }
 
+# storm SENDERS LINES LEAVERS READERS: run chat_peer storm (see
+# tests/peers/chat_peer.c) against the server, stopped (SIGSTOP) while the
+# senders send and the leavers close: all of it then waits for one round
+# of its loop, as when it comes at the same moment.  Sets status and output
+# for chat_expect_run.
+storm() {
+	local server stopped=0
+	need_peer chat_peer
+	mkfifo "$T/storm.in"
+	chat_open_fifo "$T/storm.in"
+	PROCESS_IN=$T/storm.in start_process storm "$PEER" storm 127.0.0.1 "$SERVER_PORT" "$@"
+	wait_for_line "$PROCESS_OUT" '^ready$' 15 "$PROCESS_PID" ||
+		fail "chat_peer could not connect its $(($1 + $3 + $4)) clients: $(program_output "$PROCESS_ERR" 400)"
+	server=$(prog_pid "$SERVER_PID")
+	kill -STOP "$server"
+	wait_until 2 _stopped "$server" || stopped=1
+	printf 'go\n' >&"$CHAT_FD"
+	wait_for_line "$PROCESS_OUT" '^sent$' 5 "$PROCESS_PID" || true
+	kill -CONT "$server"
+	[ "$stopped" -eq 0 ] || fail "could not stop the server with SIGSTOP"
+	wait_until 15 gone "$PROCESS_PID" || fail "chat_peer storm did not finish within 15 s"
+	status=0
+	wait "$PROCESS_PID" || status=$?
+	output=$(program_output "$PROCESS_OUT" 400; program_output "$PROCESS_ERR" 400)
+}
+
+# _stopped PID: process PID is stopped (by SIGSTOP).
+_stopped() {
+	case $(ps -o stat= -p "$1" 2>/dev/null) in
+	T*) return 0 ;;
+	esac
+	return 1
+}
+
+# bats test_tags=points:3
+@test "a burst of one-byte lines from several clients at once drops none of the clients that read" {
+	start_server chat_server 127.0.0.1 @PORT
+	storm 8 1024 0 10
+	chat_expect_run \
+		"8 clients each sent 1024 one-byte lines at once (one read of 2 KiB each, 90 KB for each of the others), and 10 more read: all 18 read, so none may be dropped, and each must get every line of the others"
+}
+
+# bats test_tags=points:2
+@test "4000 clients leaving at once drop none of the clients that stay" {
+	start_server chat_server 127.0.0.1 @PORT
+	storm 0 0 4000 5
+	chat_expect_run \
+		"4000 clients closed their connections at once (a notice '* NAME left' of 17 bytes each, 68 KB, for each of the others), and 5 more read: none of the 5 may be dropped, and each must be told every departure"
+}
+
 # bats test_tags=points:3
 @test "server raises its open-file limit: 200 clients from a soft limit of 64" {
 	chat_start_limited 64 -
@@ -396,6 +459,25 @@ cpu_window_ms() {
 	chat_join c
 	stop_server INT
 	chat_expect_server_exit INT "with 1 client connected"
+}
+
+# bats test_tags=points:3
+@test "a log on a pipe that nobody reads neither stops the server nor keeps it from exiting on SIGTERM" {
+	need_peer chat_load
+	mkfifo "$T/log"
+	# Held open read-write, never read: the server's stdout is a pipe
+	# whose reader sleeps.
+	chat_open_fifo "$T/log"
+	PROCESS_OUT_TO=$T/log start_server chat_server 127.0.0.1 @PORT
+	# 6 x 200 clients come and go: 1200 lines "Connected by ..." and as
+	# many "guestN left (...)", 80 KB, more than a pipe holds (64 KiB).
+	for i in 1 2 3 4 5 6; do
+		run bounded 10 "$PEER" -c 200 -s 2 -m 1 -t 5 127.0.0.1 "$SERVER_PORT"
+		chat_expect_run "round $i: chat_load connected 200 clients and 2 of them sent a line, with the server's log on a pipe that nobody reads: the log must never make the server wait"
+	done
+	chat_join late
+	stop_server TERM
+	chat_expect_server_exit TERM "with its log on a full pipe"
 }
 
 # bats test_tags=points:1

@@ -22,24 +22,28 @@
  *      and tell the others.
  *   3. Read what each readable client sent into its input buffer and cut it
  *      into lines.  Act on each line: a message goes into the output queue
- *      of every other client.  Nothing is sent yet.
+ *      of every other client.  Nothing is sent yet, unless a queue fills.
  *   4. Send each output queue as far as its socket takes it.  The rest
  *      waits for the next round; poll() says when there is room.
  *   5. Close the clients that quit, hung up, failed, or let more than 64 KiB
- *      pile up unread, and tell the others that they left.
+ *      pile up unread (on top of what their kernel buffers hold), and tell
+ *      the others that they left.
  *   6. On SIGINT or SIGTERM (poll() fails with EINTR, net_stop is set), exit
  *      0; exit closes every socket.
  *
  * Every socket is non-blocking, so no call ever waits for one client: a
  * client that stops reading costs its own queue, never anyone else's time.
  *
+ * Messages reach the others with their control bytes (but tab) shown as
+ * '?', so that "hi\r<admin> ..." cannot pose as another line.  The log
+ * never waits: lines that stdout cannot take at once are dropped, and
+ * counted.
+ *
  * What it leaves out: passwords, private messages, rate limits (a client
- * may flood the room, within everyone's 64 KiB queue), and filtering of
- * terminal control bytes in messages.  Log lines are written with plain
- * blocking printf(): a log on a pipe that nobody reads would stall the
- * server.  A signal that comes after the loop checks net_stop and before
- * poll() starts to wait is seen only at the next event: lesson 03's
- * self-pipe closes that gap.
+ * may flood the room, within everyone's 64 KiB queue), and a self-pipe
+ * (lesson 03's): a stop signal that comes after the loop checks net_stop
+ * and before poll() starts to wait is seen at the next event, or after
+ * POLL_MS.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -64,7 +68,11 @@
 #define OUT_QUEUE_LIMIT (64 * 1024)  /* unsent bytes a client may have */
 #define MAX_WHO 8192                 /* longest /who reply, in bytes */
 #define ACCEPT_BATCH 256             /* connections accepted per round */
-#define SPARE_RETRY_MS 1000          /* listener rests while the spare is gone */
+/* The longest poll() waits.  A stop signal that lands after the loop checks
+ * net_stop and before poll() starts to wait does not interrupt it: it is
+ * seen at the next event, or after POLL_MS.  Also how long the listener
+ * rests while the spare is gone. */
+#define POLL_MS 1000
 /* The most open files to ask for, so the most clients: macOS refuses a
  * soft limit above its OPEN_MAX, 10240 (a constant it hides from POSIX
  * programs), even when the hard limit is higher or RLIM_INFINITY. */
@@ -133,6 +141,32 @@ static int open_listener(const char *host, const char *port)
 	return -1;
 }
 
+/*
+ * Log a printf-style line on stdout, never waiting: a log on a pipe that
+ * nobody reads must not stop the server.  poll() with no timeout says
+ * whether stdout takes data now; if so, one write() of less than PIPE_BUF
+ * bytes (512 at least) cannot block.  Else the line is dropped, and the
+ * count of dropped lines goes out before the next line that can.  (Not
+ * O_NONBLOCK: stdout's open file is shared with the shell that started us.)
+ */
+static void log_line(const char *fmt, ...)
+{
+	static unsigned long dropped;
+	struct pollfd out = { .fd = STDOUT_FILENO, .events = POLLOUT };
+	char line[256];  /* our lines are shorter */
+	int n = dropped > 0 ? snprintf(line, sizeof line, "(%lu log lines dropped)\n", dropped) : 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n < (int)sizeof line && poll(&out, 1, 0) == 1 && out.revents == POLLOUT
+	    && write(STDOUT_FILENO, line, (size_t)n) == n)
+		dropped = 0;
+	else
+		dropped++;
+}
+
 /* =========================================================================
  * Part 2. Output: a bounded queue per client, sent as the socket allows.
  * ========================================================================= */
@@ -164,12 +198,29 @@ static int queue_append(struct client *c, const char *data, size_t len)
 }
 
 /*
- * Queue LEN bytes of MSG for client C, unless C is leaving.  A client whose
- * queue is full is marked to leave: it has stopped reading, and waiting for
- * it would hold up everyone.
+ * Send as much of C's output queue as its socket takes now, without
+ * waiting: one send(), as a non-blocking one takes all that fits.  What is
+ * left stays queued for the next round.  An error marks C to leave.
+ */
+static void flush_client(struct client *c)
+{
+	/* TODO: send(2) what waits, keep what it did not take (memmove(3));
+	 * an error other than EAGAIN makes C leave.  Free an emptied queue. */
+	(void)c;
+}
+
+/*
+ * Queue LEN bytes of MSG for client C, unless C is leaving.  One round can
+ * queue far more than its input (a read of 2 KiB of one-byte lines is a
+ * thousand messages), so a queue that fills is first sent as far as the
+ * socket takes it.  A client whose queue is still full is marked to leave:
+ * 64 KiB wait, and its kernel buffers too; waiting for it would hold up
+ * everyone.
  */
 static void send_to(struct client *c, const char *msg, size_t len)
 {
+	if (c->out_len + len > OUT_QUEUE_LIMIT)
+		flush_client(c);
 	if (c->leaving[0] == '\0' && queue_append(c, msg, len) == -1)
 		client_leave(c, errno == ENOBUFS ? "too slow: 64 KiB unread" : strerror(errno));
 }
@@ -187,18 +238,6 @@ static void tell(struct client *to, const char *fmt, ...)
 	for (size_t i = 0; n > 0 && n < (int)sizeof msg && i < chat.count; i++)
 		if (to == NULL || chat.clients[i] == to)
 			send_to(chat.clients[i], msg, (size_t)n);
-}
-
-/*
- * Send as much of C's output queue as its socket takes now, without
- * waiting: one send(), as a non-blocking one takes all that fits.  What is
- * left stays queued for the next round.  An error marks C to leave.
- */
-static void flush_client(struct client *c)
-{
-	/* TODO: send(2) what waits, keep what it did not take (memmove(3));
-	 * an error other than EAGAIN makes C leave.  Free an emptied queue. */
-	(void)c;
 }
 
 /* =========================================================================
@@ -248,7 +287,7 @@ static int add_client(int fd, const struct sockaddr *addr, socklen_t len)
 		snprintf(c->name, sizeof c->name, "guest%lu", ++chat.guests);
 	while (nick_taken(c->name, NULL));
 	net_format_address(addr, len, where);
-	printf("Connected by %s as %s\n", where, c->name);
+	log_line("Connected by %s as %s\n", where, c->name);
 	tell(NULL, "* %s joined\n", c->name);  /* before C is one of everyone */
 	chat.clients[chat.count++] = c;
 	tell(c, "* Welcome, %s! Commands: /nick NAME, /who, /quit\n", c->name);
@@ -307,7 +346,7 @@ static void drop_leaving_clients(void)
 		if (c->leaving[0] == '\0')
 			continue;
 		close(c->fd);
-		printf("%s left (%s)\n", c->name, c->leaving);
+		log_line("%s left (%s)\n", c->name, c->leaving);
 		chat.count--;
 		memmove(&chat.clients[i - 1], &chat.clients[i], (chat.count - i + 1) * sizeof c);
 		tell(NULL, "* %s left\n", c->name);
@@ -340,7 +379,7 @@ static void change_nick(struct client *c, const char *arg, size_t len)
 	} else if (nick_taken(nick, c)) {
 		tell(c, "! nick %s is taken\n", nick);
 	} else {
-		printf("%s is now %s\n", c->name, nick);
+		log_line("%s is now %s\n", c->name, nick);
 		tell(NULL, "* %s is now %s\n", c->name, nick);
 		memcpy(c->name, nick, sizeof nick);
 	}
@@ -378,8 +417,9 @@ static void send_who(struct client *c)
 static void handle_line(struct client *c, const char *line, size_t len)
 {
 	/* TODO: the protocol of the lesson page: text goes to the others as
-	 * "<NAME> text"; a command is the line up to its first space.  LINE
-	 * may hold '\0': copy with memcpy(3), never use it as a format. */
+	 * "<NAME> text", its control bytes but tab as '?'; a command is the
+	 * line up to its first space.  LINE may hold '\0': copy it byte by
+	 * byte or with memcpy(3), never use it as a format. */
 	(void)change_nick;
 	(void)send_who;
 	(void)word_is;
@@ -437,8 +477,6 @@ int main(int argc, char *argv[])
 	host = optind < argc && argv[optind][0] != '\0' ? argv[optind] : NULL;
 	port = optind + 1 < argc ? argv[optind + 1] : "50007";
 
-	/* The log goes out a line at a time, even into a file or a pipe. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (raise_open_file_limit() == -1) {
 		fprintf(stderr, "%s: setrlimit RLIMIT_NOFILE: %s\n", net_prog, strerror(errno));
 		return 1;
@@ -446,7 +484,7 @@ int main(int argc, char *argv[])
 	if (net_catch_signals() == -1 || (chat.listen_fd = open_listener(host, port)) == -1)
 		return 1;
 	if (net_local_address(chat.listen_fd, where) == 0)
-		printf("Listening on %s\n", where);
+		log_line("Listening on %s\n", where);
 	chat.spare_fd = open("/dev/null", O_RDONLY);  /* for refuse_connection() */
 	return serve() == 0 ? 0 : 1;
 }

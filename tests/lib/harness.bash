@@ -688,11 +688,12 @@ _harness_server_failed() {
 # process group, with the test's own descriptors (3 to 9) closed;
 # teardown stops it.  A program under test runs in the jail.  Sets
 # PROCESS_PID, PROCESS_OUT and PROCESS_ERR.  Standard input is /dev/null
-# unless PROCESS_IN names a file or FIFO.
+# unless PROCESS_IN names a file or FIFO; standard output is a new file
+# unless PROCESS_OUT_TO names a file or FIFO (PROCESS_OUT is then that).
 start_process() {
 	local name=$1 n=${#HARNESS_PIDS[@]}
 	shift
-	PROCESS_OUT=$T/$name.$n.out
+	PROCESS_OUT=${PROCESS_OUT_TO:-$T/$name.$n.out}
 	PROCESS_ERR=$T/$name.$n.err
 	_harness_command "$@"
 	set -m

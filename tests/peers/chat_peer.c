@@ -15,6 +15,15 @@
  *       /proc/net/tcp is empty; elsewhere 100 ms).  Then send "/who" and
  *       copy everything received, welcome included, to standard output
  *       until the "* online: " line.
+ *   chat_peer storm HOST PORT SENDERS LINES LEAVERS READERS
+ *       Connect SENDERS, then LEAVERS, then READERS clients, reading all
+ *       the while, and wait for every welcome; print "ready" and wait for a
+ *       line on standard input.  Then at once each sender sends LINES
+ *       one-byte lines "x" in one send() (LINES <= 1024: 2 KiB at most,
+ *       one read for the server) and each leaver closes; print "sent".
+ *       Every sender and reader must then stay connected and receive each
+ *       sender's lines (not its own) and a "* NAME left" for each leaver,
+ *       within 10 s.  On failure print how many were closed or short.
  *   chat_peer late HOST
  *       A server that answers late: listen on HOST, any free port; print
  *       "PORT n"; copy what one client sends to standard output until it
@@ -185,6 +194,124 @@ static int copy_until(int fd, const char *mark, char *seen, size_t *seen_len, si
 	}
 }
 
+/* A client of storm: what it has received so far. */
+struct stormer {
+	int fd, role;           /* role: 'S'ender, 'L'eaver or 'R'eader */
+	int welcomed, closed;
+	long messages, lefts;   /* lines "<NAME> x" and "* NAME left" */
+	char line[64];          /* the start of the line being received */
+	size_t len;
+};
+
+/* True if the string S ends with END. */
+static int ends_with(const char *s, const char *end)
+{
+	return strlen(s) >= strlen(end) && strcmp(s + strlen(s) - strlen(end), end) == 0;
+}
+
+/* Read what is there for each of the N clients of C, waiting at most MS
+ * for the first (P: room for N entries); count their lines.  Returns how
+ * many clients other than leavers are closed. */
+static int storm_read(struct stormer *c, struct pollfd *p, size_t n, int ms)
+{
+	int closed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		p[i].fd = c[i].role == 'L' && c[i].welcomed == 2 ? -1 : c[i].fd;
+		p[i].events = POLLIN;
+	}
+	if (poll(p, (nfds_t)n, ms) == -1)
+		die("poll");
+	for (size_t i = 0; i < n; i++) {
+		char buf[65536];
+		ssize_t got = p[i].revents != 0 ? recv(c[i].fd, buf, sizeof buf, 0) : 0;
+
+		if (p[i].revents != 0 && got <= 0)
+			c[i].closed = 1;
+		/* A leaver needs only its welcome, which comes first. */
+		for (ssize_t j = 0; j < got && !(c[i].role == 'L' && c[i].welcomed); j++) {
+			if (buf[j] != '\n') {
+				if (c[i].len < sizeof c[i].line - 1)
+					c[i].line[c[i].len++] = buf[j];
+				continue;
+			}
+			c[i].line[c[i].len] = '\0';
+			c[i].len = 0;
+			if (strncmp(c[i].line, "* Welcome, ", 11) == 0)
+				c[i].welcomed = 1;
+			else if (c[i].line[0] == '<' && ends_with(c[i].line, "> x"))
+				c[i].messages++;
+			else if (c[i].line[0] == '*' && ends_with(c[i].line, " left"))
+				c[i].lefts++;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		closed += c[i].closed && c[i].role != 'L';
+	return closed;
+}
+
+static int storm(const char *host, const char *port, long senders, long lines, long leavers, long readers)
+{
+	size_t n = (size_t)(senders + leavers + readers), done = 0;
+	struct stormer *c = calloc(n, sizeof *c);
+	struct pollfd *p = calloc(n, sizeof *p);
+	static char burst[2048];
+	long short_of = 0;
+	struct pollfd in = { .fd = STDIN_FILENO, .events = POLLIN };
+
+	if (c == NULL || p == NULL || lines < 0 || lines > 1024)
+		die("storm");
+	for (size_t i = 0; i < n; i++) {
+		c[i].role = (long)i < senders ? 'S' : (long)i < senders + leavers ? 'L' : 'R';
+		c[i].fd = connect_to(host, port, 0);
+		if (i % 64 == 63)  /* the joins keep coming: read them */
+			storm_read(c, p, i + 1, 0);
+	}
+	for (int tries = 0; done < n && tries < 1000; tries++) {
+		if (storm_read(c, p, n, 10) > 0)
+			break;
+		done = 0;
+		for (size_t i = 0; i < n; i++)
+			done += c[i].welcomed;
+	}
+	if (done < n) {
+		fprintf(stderr, "chat_peer: only %zu of %zu clients were welcomed\n", done, n);
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	if (poll(&in, 1, 10000) != 1)
+		return 1;
+	for (long i = 0; i < lines; i++)
+		memcpy(burst + 2 * i, "x\n", 2);
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].role == 'S' && send(c[i].fd, burst, 2 * (size_t)lines, 0) != 2 * lines)
+			die("send");
+		if (c[i].role == 'L') {
+			close(c[i].fd);
+			c[i].welcomed = 2;
+		}
+	}
+	printf("sent\n");
+	fflush(stdout);
+	for (int tries = 0; tries < 1000; tries++) {
+		int closed = storm_read(c, p, n, 10);
+
+		short_of = 0;
+		for (size_t i = 0; i < n; i++)
+			if (c[i].role != 'L')
+				short_of += c[i].messages < (senders - (c[i].role == 'S')) * lines || c[i].lefts < leavers;
+		if (closed > 0 || short_of == 0) {
+			if (closed == 0)
+				return 0;
+			printf("the server closed %d of the %ld clients that read\n", closed, senders + readers);
+			return 1;
+		}
+	}
+	printf("after 10 s, %ld of the %ld clients that read still miss lines\n", short_of, senders + readers);
+	return 1;
+}
+
 int main(int argc, char *argv[])
 {
 	static char seen[1 << 16];
@@ -232,6 +359,8 @@ int main(int argc, char *argv[])
 		fflush(stdout);
 		return 0;
 	}
+	if (argc == 8 && strcmp(argv[1], "storm") == 0)
+		return storm(argv[2], argv[3], atol(argv[4]), atol(argv[5]), atol(argv[6]), atol(argv[7]));
 	if (argc == 3 && strcmp(argv[1], "late") == 0) {
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
 		struct sockaddr_storage addr;
@@ -261,6 +390,6 @@ int main(int argc, char *argv[])
 			die("send");
 		return close(fd) == 0 ? 0 : 1;
 	}
-	fprintf(stderr, "usage: chat_peer mute HOST PORT | chat_peer pieces HOST PORT PIECE... | chat_peer late HOST\n");
+	fprintf(stderr, "usage: chat_peer mute HOST PORT | chat_peer pieces HOST PORT PIECE... |\n       chat_peer storm HOST PORT SENDERS LINES LEAVERS READERS | chat_peer late HOST\n");
 	return 2;
 }
