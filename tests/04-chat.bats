@@ -249,166 +249,15 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 
 # --------------------------------------------------- slow and many --
 
-# start_mute: a client that never reads (until told), between an observer
-# "watch" (guest1) and a sender "talk" (guest3).  Sets MUTE_PID, MUTE_OUT
-# and MUTE_FD.
-start_mute() {
-	need_peer chat_peer
-	chat_join watch
-	mkfifo "$T/mute.in"
-	chat_open_fifo "$T/mute.in"
-	MUTE_FD=$CHAT_FD
-	PROCESS_IN=$T/mute.in start_process mute "$PEER" mute 127.0.0.1 "$SERVER_PORT"
-	MUTE_PID=$PROCESS_PID
-	MUTE_OUT=$PROCESS_OUT
-	chat_wait watch '^\* guest2 joined$' || fail "the silent client did not join"
-	chat_join talk
-}
-
-# lines FILE N: N lines of 999 bytes in FILE.
-lines() {
-	yes "$(printf '%999s' '' | tr ' ' z)" | head -n "$2" > "$1"
-}
-
 # bats test_tags=points:5
 @test "a client that stops reading does not delay the others" {
 	start_server chat_server 127.0.0.1 @PORT
-	start_mute
+	chat_start_mute
 	# Well past what the kernel's buffers hold for the silent client.
-	lines "$T/lines" 100
+	chat_lines "$T/lines" 100
 	chat_send_file talk "$T/lines"
 	chat_wait watch '^<guest3> z' 100 5 ||
 		fail "100 lines of 1000 bytes did not all reach guest1: does the server wait for the client that does not read?"
-}
-
-# bats test_tags=points:5
-@test "a client that stops reading is dropped once 64 KiB wait for it, and the others see it leave" {
-	start_server chat_server 127.0.0.1 @PORT
-	start_mute
-	# About 40 KB fit in the kernel's buffers for the silent client, so
-	# 200 KB are well over 64 KiB more.
-	lines "$T/lines" 200
-	chat_send_file talk "$T/lines"
-	chat_wait watch '^<guest3> z' 200 5 || fail "200 lines of 1000 bytes did not all reach guest1"
-	chat_sync watch
-	chat_assert_line watch '* guest2 left' "guest2 read nothing while guest3 sent 200 lines of 1000 bytes: over 64 KiB waited for it"
-	chat_wait_established 2 ||
-		fail "the server did not close the connection of the client that does not read: $(chat_established "$SERVER_PORT") connections are open, expected 2"
-}
-
-# bats test_tags=points:3
-@test "a client slow to read keeps its place while less than 64 KiB waits for it" {
-	start_server chat_server 127.0.0.1 @PORT
-	start_mute
-	# About 40 KB fit in the kernel's buffers for this client; the rest
-	# must wait in the server's queue.
-	lines "$T/lines" 72
-	chat_send_file talk "$T/lines"
-	chat_wait watch '^<guest3> z' 72 5 || fail "72 lines of 1000 bytes did not all reach guest1"
-	chat_sync watch
-	chat_refute_line watch '^\* guest2 left' "a client with less than 64 KiB waiting must not be dropped"
-	printf 'read now\n' >&"$MUTE_FD"
-	wait_for_lines "$MUTE_OUT" '^<guest3> z' 72 5 ||
-		fail "the slow client got $(program_output "$MUTE_OUT" 1048576 | grep -c '^<guest3> z') of the 72 lines once it read"
-}
-
-# bats test_tags=points:5
-@test "200 clients at once each receive every message" {
-	start_server chat_server 127.0.0.1 @PORT
-	need_peer chat_load
-	run bounded 15 "$PEER" -c 200 -s 200 -m 2 -t 10 127.0.0.1 "$SERVER_PORT"
-	chat_expect_run \
-		"chat_load connected 200 clients at once, and each sent 2 lines: every client must get each line of the others exactly once, in order, and none of its own"
-}
-
-# storm SENDERS LINES LEAVERS READERS: run chat_peer storm (see
-# tests/peers/chat_peer.c) against the server, stopped (SIGSTOP) while the
-# senders send and the leavers close: all of it then waits for one round
-# of its loop, as when it comes at the same moment.  Sets status and output
-# for chat_expect_run.
-storm() {
-	local server stopped=0
-	need_peer chat_peer
-	mkfifo "$T/storm.in"
-	chat_open_fifo "$T/storm.in"
-	PROCESS_IN=$T/storm.in start_process storm "$PEER" storm 127.0.0.1 "$SERVER_PORT" "$@"
-	wait_for_line "$PROCESS_OUT" '^ready$' 15 "$PROCESS_PID" ||
-		fail "chat_peer could not connect its $(($1 + $3 + $4)) clients: $(program_output "$PROCESS_ERR" 400)"
-	server=$(prog_pid "$SERVER_PID")
-	kill -STOP "$server"
-	wait_until 2 _stopped "$server" || stopped=1
-	printf 'go\n' >&"$CHAT_FD"
-	wait_for_line "$PROCESS_OUT" '^sent$' 5 "$PROCESS_PID" || true
-	kill -CONT "$server"
-	[ "$stopped" -eq 0 ] || fail "could not stop the server with SIGSTOP"
-	wait_until 15 gone "$PROCESS_PID" || fail "chat_peer storm did not finish within 15 s"
-	status=0
-	wait "$PROCESS_PID" || status=$?
-	output=$(program_output "$PROCESS_OUT" 400; program_output "$PROCESS_ERR" 400)
-}
-
-# _stopped PID: process PID is stopped (by SIGSTOP).
-_stopped() {
-	case $(ps -o stat= -p "$1" 2>/dev/null) in
-	T*) return 0 ;;
-	esac
-	return 1
-}
-
-# bats test_tags=points:3
-@test "a burst of one-byte lines from several clients at once drops none of the clients that read" {
-	start_server chat_server 127.0.0.1 @PORT
-	storm 8 1024 0 10
-	chat_expect_run \
-		"8 clients each sent 1024 one-byte lines at once (one read of 2 KiB each, 90 KB for each of the others), and 10 more read: all 18 read, so none may be dropped, and each must get every line of the others"
-}
-
-# bats test_tags=points:2
-@test "4000 clients leaving at once drop none of the clients that stay" {
-	start_server chat_server 127.0.0.1 @PORT
-	storm 0 0 4000 5
-	chat_expect_run \
-		"4000 clients closed their connections at once (a notice '* NAME left' of 17 bytes each, 68 KB, for each of the others), and 5 more read: none of the 5 may be dropped, and each must be told every departure"
-}
-
-# bats test_tags=points:3
-@test "server raises its open-file limit: 200 clients from a soft limit of 64" {
-	chat_start_limited 64 -
-	need_peer chat_load
-	run bounded 15 "$PEER" -c 200 -s 5 -m 2 -t 5 127.0.0.1 "$SERVER_PORT"
-	chat_expect_run \
-		"chat_load connected 200 clients to a server started with a soft limit of 64 open files, and 5 of them sent 2 lines: each client must be welcomed and get every line"
-}
-
-# bats test_tags=points:3
-@test "server out of file descriptors neither dies nor spins, and serves again later" {
-	# 32 descriptors: room for about 27 clients; 40 try to come in, and
-	# those let in hold on long enough for CPU time to be measured.
-	chat_start_limited 32 32
-	need_peer chat_load
-	cpu_window_ms
-	cpu=$(os_cpu_ms "$(prog_pid "$SERVER_PID")")
-	start=$(os_now_ms)
-	run bounded 10 "$PEER" -c 40 -s 2 -m 3 -a -g 300 -H "$WINDOW_MS" -t 5 127.0.0.1 "$SERVER_PORT"
-	echo "-- chat_load: $output"
-	kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died when it ran out of file descriptors"
-	cpu_ms=$(($(os_cpu_ms "$(prog_pid "$SERVER_PID")") - cpu))
-	wall_ms=$(($(os_now_ms) - start))
-	chat_expect_run \
-		"chat_load tried 40 clients against a server limited to 32 open files (those refused are left out), and 2 of those let in sent 3 lines: each client let in must get every line"
-	greeted=$(printf '%s\n' "$output" | sed -n 's/.* greeted=\([0-9]*\).*/\1/p')
-	[ "${greeted:-0}" -ge 10 ] || fail "only ${greeted:-0} of 40 clients were welcomed"
-	[ $((cpu_ms - OS_CPU_RES_MS)) -lt $((wall_ms / 4)) ] ||
-		fail "the server used ${cpu_ms} ms of CPU in ${wall_ms} ms: it spins on accept() failing with EMFILE"
-	chat_join late
-}
-
-# cpu_window_ms: set WINDOW_MS, how long to measure a server's CPU time:
-# 400 ms, or longer where the clock counts coarser (ps in whole seconds).
-cpu_window_ms() {
-	os_cpu_ms "$(prog_pid "$SERVER_PID")" > /dev/null
-	WINDOW_MS=$((OS_CPU_RES_MS * 5 / 2))
-	[ "$WINDOW_MS" -ge 400 ] || WINDOW_MS=400
 }
 
 # bats test_tags=points:2
@@ -418,7 +267,7 @@ cpu_window_ms() {
 	chat_join b
 	chat_say a "hello"
 	chat_wait b '^<guest1> hello$'
-	cpu_window_ms
+	chat_cpu_window_ms
 	cpu=$(os_cpu_ms "$(prog_pid "$SERVER_PID")")
 	start=$(os_now_ms)
 	# A deliberate measuring window, not a wait for anything.

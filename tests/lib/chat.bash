@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers for lesson 04's suite (the chat), loaded after tests/lib/harness.bash.
+# Helpers for the chat suites (lessons 04 and 05), loaded after tests/lib/harness.bash.
 #
 # A chat client in a test is netcat with a label ("a", "bob", ...): its
 # standard input is a FIFO that the test holds open read-write, so netcat
@@ -271,4 +271,67 @@ chat_stop() {
 	# shellcheck disable=SC2016 # the script is for sh
 	bounded 2 sh -c 'for pid; do while kill -0 "$pid" 2>/dev/null; do sleep 0.005; done; done' \
 		chat_stop "${pids[@]}" 2>/dev/null || true
+}
+
+# chat_start_mute: a client that never reads (until told), between an observer
+# "watch" (guest1) and a sender "talk" (guest3).  Sets MUTE_PID, MUTE_OUT
+# and MUTE_FD.
+chat_start_mute() {
+	need_peer chat_peer
+	chat_join watch
+	mkfifo "$T/mute.in"
+	chat_open_fifo "$T/mute.in"
+	MUTE_FD=$CHAT_FD
+	PROCESS_IN=$T/mute.in start_process mute "$PEER" mute 127.0.0.1 "$SERVER_PORT"
+	MUTE_PID=$PROCESS_PID
+	MUTE_OUT=$PROCESS_OUT
+	chat_wait watch '^\* guest2 joined$' || fail "the silent client did not join"
+	chat_join talk
+}
+
+# chat_lines FILE N: N lines of 999 bytes in FILE.
+chat_lines() {
+	yes "$(printf '%999s' '' | tr ' ' z)" | head -n "$2" > "$1"
+}
+
+# chat_storm SENDERS LINES LEAVERS READERS: run chat_peer storm (see
+# tests/peers/chat_peer.c) against the server, stopped (SIGSTOP) while the
+# senders send and the leavers close: all of it then waits for one round
+# of its loop, as when it comes at the same moment.  Sets status and output
+# for chat_expect_run.
+chat_storm() {
+	local server stopped=0
+	need_peer chat_peer
+	mkfifo "$T/storm.in"
+	chat_open_fifo "$T/storm.in"
+	PROCESS_IN=$T/storm.in start_process storm "$PEER" storm 127.0.0.1 "$SERVER_PORT" "$@"
+	wait_for_line "$PROCESS_OUT" '^ready$' 15 "$PROCESS_PID" ||
+		fail "chat_peer could not connect its $(($1 + $3 + $4)) clients: $(program_output "$PROCESS_ERR" 400)"
+	server=$(prog_pid "$SERVER_PID")
+	kill -STOP "$server"
+	wait_until 2 _chat_stopped "$server" || stopped=1
+	printf 'go\n' >&"$CHAT_FD"
+	wait_for_line "$PROCESS_OUT" '^sent$' 5 "$PROCESS_PID" || true
+	kill -CONT "$server"
+	[ "$stopped" -eq 0 ] || fail "could not stop the server with SIGSTOP"
+	wait_until 15 gone "$PROCESS_PID" || fail "chat_peer storm did not finish within 15 s"
+	status=0
+	wait "$PROCESS_PID" || status=$?
+	output=$(program_output "$PROCESS_OUT" 400; program_output "$PROCESS_ERR" 400)
+}
+
+# _chat_stopped PID: process PID is stopped (by SIGSTOP).
+_chat_stopped() {
+	case $(ps -o stat= -p "$1" 2>/dev/null) in
+	T*) return 0 ;;
+	esac
+	return 1
+}
+
+# chat_cpu_window_ms: set WINDOW_MS, how long to measure a server's CPU time:
+# 400 ms, or longer where the clock counts coarser (ps in whole seconds).
+chat_cpu_window_ms() {
+	os_cpu_ms "$(prog_pid "$SERVER_PID")" > /dev/null
+	WINDOW_MS=$((OS_CPU_RES_MS * 5 / 2))
+	[ "$WINDOW_MS" -ge 400 ] || WINDOW_MS=400
 }

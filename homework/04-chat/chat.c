@@ -1,0 +1,204 @@
+/*
+ * chat.c: the chat room's rules, whatever carries the bytes (chat.h says
+ * how the transport and the chat meet).  The protocol in short
+ * (lessons/04-chat/README.md has it in full):
+ *   - a newcomer is guestN: it gets "* Welcome, guestN! Commands: ...",
+ *     and everyone else gets "* guestN joined";
+ *   - a line that does not start with "/" goes to everyone else as
+ *     "<NAME> text", its control bytes (but tab) shown as '?', so that
+ *     "hi\r<admin> ..." cannot pose as another line;
+ *   - "/nick NEW", "/who" and "/quit" are commands; errors start with "!";
+ *   - whoever leaves, the others get "* NAME left".
+ * Nothing here waits or touches a socket: messages go to send_to(), the
+ * transport's, which queues them.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+
+#define MAX_WHO 8192  /* longest /who reply, in bytes */
+#define NICK_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+
+struct client *chat_clients;
+static unsigned long guests;  /* the last guest number handed out */
+
+void chat_leave(struct client *c, const char *why)
+{
+	if (c->leaving[0] == '\0')  /* the first reason stays */
+		snprintf(c->leaving, sizeof c->leaving, "%s", why);
+}
+
+/* Queue a printf-style message for client TO, or for everyone if TO is NULL. */
+static void tell(struct client *to, const char *fmt, ...)
+{
+	char msg[CHAT_MAX_LINE + 64];  /* our messages: a nick or a line, and a few words */
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	for (struct client *c = chat_clients; n > 0 && n < (int)sizeof msg && c != NULL; c = c->next)
+		if (to == NULL || c == to)
+			send_to(c, msg, (size_t)n);
+}
+
+/* =========================================================================
+ * Part 1. Arriving, naming, leaving.
+ * ========================================================================= */
+
+/* True if a client other than SELF is called NAME. */
+static int nick_taken(const char *name, const struct client *self)
+{
+	for (const struct client *c = chat_clients; c != NULL; c = c->next)
+		if (c != self && strcmp(c->name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* True if the LEN bytes of NICK are 1 to 16 letters, digits, '_' or '-'. */
+static int nick_is_valid(const char *nick, size_t len)
+{
+	/* TODO: the rule above, byte by byte, each one of NICK_CHARS
+	 * (isalnum(3) depends on the locale).  See strchr(3). */
+	(void)nick;
+	(void)len;
+	return 0;
+}
+
+struct client *chat_join(int fd, const char *where)
+{
+	struct client *c = calloc(1, sizeof *c), **end = &chat_clients;
+
+	if (c == NULL)
+		return NULL;
+	c->fd = fd;
+	/* Skip numbers whose name someone took with /nick. */
+	do
+		snprintf(c->name, sizeof c->name, "guest%lu", ++guests);
+	while (nick_taken(c->name, NULL));
+	log_line("Connected by %s as %s\n", where, c->name);
+	tell(NULL, "* %s joined\n", c->name);  /* before C is one of everyone */
+	while (*end != NULL)
+		end = &(*end)->next;
+	*end = c;
+	tell(c, "* Welcome, %s! Commands: /nick NAME, /who, /quit\n", c->name);
+	return c;
+}
+
+void chat_forget(struct client *c)
+{
+	struct client **link = &chat_clients;
+
+	while (*link != c)
+		link = &(*link)->next;
+	*link = c->next;
+	log_line("%s left (%s)\n", c->name, c->leaving);
+	tell(NULL, "* %s left\n", c->name);
+	free(c->out);
+	free(c);
+}
+
+/* =========================================================================
+ * Part 2. Lines and commands.
+ * ========================================================================= */
+
+/* True if the LEN bytes of WORD are the string NAME. */
+static int word_is(const char *word, size_t len, const char *name)
+{
+	return len == strlen(name) && memcmp(word, name, len) == 0;
+}
+
+/* /nick NEW: check NEW (ARG, LEN bytes) and rename client C. */
+static void change_nick(struct client *c, const char *arg, size_t len)
+{
+	char nick[CHAT_MAX_NICK + 1];
+
+	snprintf(nick, sizeof nick, "%.*s", (int)len, arg);  /* if valid, all of it */
+	if (!nick_is_valid(arg, len)) {
+		tell(c, "! invalid nick: use 1-16 letters, digits, _ or -\n");
+	} else if (nick_taken(nick, c)) {
+		tell(c, "! nick %s is taken\n", nick);
+	} else {
+		log_line("%s is now %s\n", c->name, nick);
+		tell(NULL, "* %s is now %s\n", c->name, nick);
+		memcpy(c->name, nick, sizeof nick);
+	}
+}
+
+/*
+ * /who: send C the names of everyone here in joining order.  With more
+ * names than fit in MAX_WHO bytes, the list ends with "... (N more)".
+ */
+static void send_who(struct client *c)
+{
+	char msg[MAX_WHO + 64] = "* online: ";
+	size_t len = strlen(msg), shown = 0, left_out = 0;
+
+	for (const struct client *other = chat_clients; other != NULL; other = other->next) {
+		if (other->leaving[0] != '\0')
+			continue;
+		if (len + 2 + strlen(other->name) > MAX_WHO)
+			left_out++;
+		else
+			len += (size_t)sprintf(msg + len, "%s%s", shown++ > 0 ? ", " : "", other->name);
+	}
+	if (left_out > 0)
+		len += (size_t)sprintf(msg + len, ", ... (%zu more)", left_out);
+	msg[len++] = '\n';
+	send_to(c, msg, len);
+}
+
+/*
+ * Act on one line from client C: LINE is LEN bytes (at least one), its CR
+ * and LF removed, and may hold any byte (even '\0'): not a C string.
+ */
+static void handle_line(struct client *c, const char *line, size_t len)
+{
+	/* TODO: the protocol of the lesson page: text goes to the others as
+	 * "<NAME> text", its control bytes but tab as '?'; a command is the
+	 * line up to its first space.  LINE may hold '\0': copy it byte by
+	 * byte or with memcpy(3), never use it as a format. */
+	(void)change_nick;
+	(void)send_who;
+	(void)word_is;
+	(void)c;
+	(void)line;
+	(void)len;
+}
+
+/*
+ * Cut the bytes waiting in C's input buffer into lines and act on each
+ * complete one.  A line may come in many pieces and one read may hold many
+ * lines, so bytes wait in the buffer until their LF arrives.  A line
+ * longer than CHAT_MAX_LINE gets "! line too long", and the rest of it, up
+ * to its LF, is dropped.
+ */
+static void cut_lines(struct client *c)
+{
+	/* TODO: handle_line() each complete line in C->in (its CR dropped);
+	 * a line over CHAT_MAX_LINE gets one "! line too long" and is
+	 * dropped up to its LF; keep the rest.  See memchr(3). */
+	(void)handle_line;
+	(void)c;
+}
+
+void chat_received(struct client *c, const char *data, size_t len)
+{
+	/* After cut_lines() at most CHAT_MAX_LINE + 1 bytes wait: the buffer
+	 * takes the rest a piece at a time. */
+	while (len > 0 && c->leaving[0] == '\0' && c->in_len < sizeof c->in) {
+		size_t n = len < sizeof c->in - c->in_len ? len : sizeof c->in - c->in_len;
+
+		memcpy(c->in + c->in_len, data, n);
+		c->in_len += n;
+		data += n;
+		len -= n;
+		cut_lines(c);
+	}
+}

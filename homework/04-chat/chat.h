@@ -1,0 +1,54 @@
+/*
+ * chat.h: the chat room's rules (chat.c), apart from how bytes travel (the
+ * transport: chat_server.c).  The transport accepts connections, reads
+ * bytes and sends queued ones; chat.c decides what they mean and what
+ * everyone is told.  Lesson 04's server and lesson 05's server at scale
+ * are two transports around this same chat.c.
+ *
+ * The seam, both ways:
+ *   transport -> chat: chat_join() a new connection, chat_received() its
+ *                      bytes, chat_leave() when it goes, chat_forget() it
+ *                      once closed;
+ *   chat -> transport: send_to() one client a message, log_line().
+ */
+#ifndef CHAT_H
+#define CHAT_H
+
+#include <stddef.h>
+
+#define CHAT_MAX_LINE 1024  /* longest line, without its CR and LF */
+#define CHAT_MAX_NICK 16
+
+/* One connected client. */
+struct client {
+	struct client *next;        /* the room's list, in joining order */
+	int fd;                     /* the transport's: its socket */
+	char *out;                  /* the transport's: OUT_LEN bytes queued */
+	size_t out_len;
+	char leaving[80];           /* why it leaves this round; "" if it stays */
+	char name[CHAT_MAX_NICK + 1];
+	int discarding;             /* inside a too-long line: drop up to its LF */
+	size_t in_len;              /* bytes received, not yet cut into lines */
+	char in[2 * CHAT_MAX_LINE];
+};
+
+/* Everyone in the room, in joining order. */
+extern struct client *chat_clients;
+
+/* A new client on socket FD, connected from WHERE: its guestN name, its
+ * welcome, the others told.  NULL with errno set if out of memory. */
+struct client *chat_join(int fd, const char *where);
+/* LEN bytes C sent: every complete line is acted on. */
+void chat_received(struct client *c, const char *data, size_t len);
+/* Mark C to leave at the end of this round, saying WHY in the log. */
+void chat_leave(struct client *c, const char *why);
+/* Take C, marked to leave and closed, out of the room, tell the others, and
+ * free it, its output queue too. */
+void chat_forget(struct client *c);
+
+/* Given by the transport: queue LEN bytes of MSG for C (or mark C to
+ * leave); log a printf-style line. */
+void send_to(struct client *c, const char *msg, size_t len);
+void log_line(const char *fmt, ...);
+
+#endif

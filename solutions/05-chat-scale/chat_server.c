@@ -1,0 +1,360 @@
+/*
+ * chat_server: lesson 04's chat room, at scale.  The chat's rules are
+ * lesson 04's chat.c, linked as it is; this transport is lesson 04's with
+ * what it takes to hold against slow clients and thousands of them.
+ *
+ *   usage: chat_server [HOST] [PORT]
+ *
+ * HOST defaults to every interface, PORT to 50007; PORT 0 asks the kernel
+ * for any free port.  The log (connections, nick changes, departures) goes
+ * to stdout, never waiting.
+ *
+ * The round of the loop in serve() is lesson 04's: poll(), accept and
+ * chat_join(), read and chat_received(), send each output queue as far as
+ * its socket takes it, close the clients that leave.  What changes:
+ *   - each output queue holds at most 64 KiB (OUT_QUEUE_LIMIT): a client
+ *     that stops reading is dropped, rather than growing its queue for as
+ *     long as the others talk.  The queue is judged only after trying to
+ *     send it (send_to()): a burst can queue more than 64 KiB in one round
+ *     for a client that reads, and that client must stay;
+ *   - the soft limit on open files is raised, so that thousands can come;
+ *   - out of file descriptors, a spare one lets the server refuse a
+ *     connection instead of spinning on accept() failing with EMFILE.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "chat.h"
+#include "net.h"
+
+#define SYNOPSIS "[HOST] [PORT]"
+#define OUT_QUEUE_LIMIT (64 * 1024)  /* unsent bytes a client may have */
+#define ACCEPT_BATCH 256             /* connections accepted per round */
+/* The longest poll() waits: a stop signal that lands just before it is
+ * seen after POLL_MS at most.  Also how long the listener rests while the
+ * spare descriptor is gone. */
+#define POLL_MS 1000
+/* The most open files to ask for, so the most clients: macOS refuses a
+ * soft limit above its OPEN_MAX, 10240 (a constant it hides from POSIX
+ * programs), even when the hard limit is higher or RLIM_INFINITY. */
+#define MAX_OPEN_FILES 10240
+
+static int listen_fd;
+static int spare_fd;  /* kept free for refusing a connection */
+/* 0: the listener, 1...: clients.  Descriptors stay below MAX_OPEN_FILES
+ * (raise_open_file_limit()), so clients are fewer. */
+static struct pollfd pfds[1 + MAX_OPEN_FILES];
+
+/* =========================================================================
+ * Part 1. Start-up and the log.
+ * ========================================================================= */
+
+/*
+ * Set the soft limit on open files to the hard limit, or MAX_OPEN_FILES if
+ * that is lower.  Every client is a file descriptor, and the soft limit is
+ * often 1024 (256 on macOS): too few for thousands of clients.  Only the
+ * hard limit needs privileges to raise.  Returns 0, or -1 with errno set.
+ */
+static int raise_open_file_limit(void)
+{
+	/* BEGIN SOLUTION: return -1 ENOSYS */
+	//: /* TODO: the soft RLIMIT_NOFILE as said above (the hard one may be
+	//:  * RLIM_INFINITY).  See getrlimit(2). */
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) == -1)
+		return -1;
+	limit.rlim_cur = limit.rlim_max != RLIM_INFINITY && limit.rlim_max < MAX_OPEN_FILES
+		? limit.rlim_max : MAX_OPEN_FILES;
+	return setrlimit(RLIMIT_NOFILE, &limit);
+	/* END SOLUTION */
+}
+
+/* Set O_NONBLOCK on FD: calls on it then fail with EAGAIN instead of waiting. */
+static int set_nonblocking(int fd)
+{
+	return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+/* A non-blocking listening socket on HOST and PORT, or -1 with an error printed. */
+static int open_listener(const char *host, const char *port)
+{
+	int fd = net_listen(host, port, SOCK_STREAM);
+
+	if (fd == -1 || set_nonblocking(fd) == 0)
+		return fd;
+	fprintf(stderr, "%s: fcntl O_NONBLOCK: %s\n", net_prog, strerror(errno));
+	return -1;
+}
+
+/*
+ * Log a printf-style line on stdout, never waiting (lesson 04's): written
+ * only if poll() says stdout takes it now, else dropped and counted.
+ */
+void log_line(const char *fmt, ...)
+{
+	static unsigned long dropped;
+	struct pollfd out = { .fd = STDOUT_FILENO, .events = POLLOUT };
+	char line[256];  /* our lines are shorter */
+	int n = dropped > 0 ? snprintf(line, sizeof line, "(%lu log lines dropped)\n", dropped) : 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n < (int)sizeof line && poll(&out, 1, 0) == 1 && out.revents == POLLOUT
+	    && write(STDOUT_FILENO, line, (size_t)n) == n)
+		dropped = 0;
+	else
+		dropped++;
+}
+
+/* =========================================================================
+ * Part 2. Output: a bounded queue per client, sent as the socket allows.
+ * ========================================================================= */
+
+/*
+ * Append LEN bytes of DATA to C's output queue.  The queue never holds
+ * more than OUT_QUEUE_LIMIT bytes: past that the client is too slow, and
+ * the call fails with ENOBUFS.  Returns 0, or -1 with errno set.
+ */
+static int queue_append(struct client *c, const char *data, size_t len)
+{
+	/* BEGIN SOLUTION: return -1 ENOSYS */
+	//: /* TODO: copy the LEN bytes after what waits in C->out (malloc(3) it,
+	//:  * of OUT_QUEUE_LIMIT bytes, first), or fail with ENOBUFS as said above. */
+	if (c->out_len + len > OUT_QUEUE_LIMIT) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	if (c->out == NULL && (c->out = malloc(OUT_QUEUE_LIMIT)) == NULL)
+		return -1;
+	memcpy(c->out + c->out_len, data, len);
+	c->out_len += len;
+	return 0;
+	/* END SOLUTION */
+}
+
+/*
+ * Send as much of C's output queue as its socket takes now, without
+ * waiting; the rest stays queued.  An error marks C to leave.
+ */
+static void flush_client(struct client *c)
+{
+	ssize_t n = c->out_len > 0 ? send(c->fd, c->out, c->out_len, 0) : 0;
+
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		chat_leave(c, strerror(errno));
+	if (n > 0) {
+		c->out_len -= (size_t)n;
+		memmove(c->out, c->out + n, c->out_len);
+	}
+	if (c->out_len == 0) {
+		/* An idle client holds no output buffer. */
+		free(c->out);
+		c->out = NULL;
+	}
+}
+
+/*
+ * Queue LEN bytes of MSG for client C (chat.c calls it), unless C is
+ * leaving.  One round can queue far more than its input (a read of 2 KiB
+ * of one-byte lines is a thousand messages), so a queue that fills is
+ * first sent as far as the socket takes it.  A client whose queue is still
+ * full is marked to leave: 64 KiB wait, and its kernel buffers too;
+ * waiting for it would hold up everyone.
+ */
+void send_to(struct client *c, const char *msg, size_t len)
+{
+	/* BEGIN SOLUTION: void */
+	//: /* TODO: as said above: flush_client() a queue that MSG would
+	//:  * overfill, then queue_append(); make C leave if it still fails. */
+	//: (void)queue_append;
+	if (c->out_len + len > OUT_QUEUE_LIMIT)
+		flush_client(c);
+	if (c->leaving[0] == '\0' && queue_append(c, msg, len) == -1)
+		chat_leave(c, errno == ENOBUFS ? "too slow: 64 KiB unread" : strerror(errno));
+	/* END SOLUTION */
+}
+
+/* =========================================================================
+ * Part 3. Clients: arriving, reading, leaving.
+ * ========================================================================= */
+
+/*
+ * Join a new connection FD from ADDR to the room, non-blocking, or return
+ * -1 with errno set (the caller closes FD).
+ */
+static int add_client(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	char where[NET_ADDRSTRLEN];
+	int on = 1;
+
+	/* No Nagle: we send once per client per round already (lesson 04). */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+	net_format_address(addr, len, where);
+	if (set_nonblocking(fd) == -1 || chat_join(fd, where) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * Out of file descriptors: accept() failed with EMFILE (or ENFILE).  The
+ * connection stays pending, so poll() would report the listener ready again
+ * at once, and the loop would spin.  Instead, close the spare descriptor
+ * kept for this moment, accept the connection with it, close it (the client
+ * sees its connection closed), and take the spare back.  While the spare
+ * is gone, serve() leaves the listener out.
+ * Returns 1 if a connection was refused, 0 if not.
+ */
+static int refuse_connection(void)
+{
+	/* BEGIN SOLUTION: return 0 */
+	//: /* TODO: as said above, with close(2), accept(2) and open(2) of
+	//:  * /dev/null; say on stderr that a connection was refused. */
+	int fd;
+
+	if (spare_fd == -1)
+		return 0;
+	close(spare_fd);
+	fd = accept(listen_fd, NULL, NULL);
+	if (fd != -1) {
+		close(fd);
+		fprintf(stderr, "%s: out of file descriptors: refused a connection\n", net_prog);
+	}
+	spare_fd = open("/dev/null", O_RDONLY);
+	return fd != -1;
+	/* END SOLUTION */
+}
+
+/*
+ * Accept the pending connections, up to ACCEPT_BATCH a round, and add each
+ * one with add_client().  Out of descriptors, refuse_connection().
+ */
+static void accept_clients(void)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof addr;
+		int fd = accept(listen_fd, (struct sockaddr *)&addr, &len);
+
+		if (fd == -1) {
+			if ((errno == EMFILE || errno == ENFILE) && refuse_connection())
+				continue;
+			return;  /* EAGAIN (no more for now), or one that went away */
+		}
+		if (add_client(fd, (struct sockaddr *)&addr, len) == -1) {
+			fprintf(stderr, "%s: new client: %s\n", net_prog, strerror(errno));
+			close(fd);
+		}
+	}
+}
+
+/* Read what client C sent, and hand it to the chat. */
+static void read_client(struct client *c)
+{
+	char buf[4096];
+	ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+
+	if (n > 0)
+		chat_received(c, buf, (size_t)n);
+	else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		chat_leave(c, n == 0 ? "end of file" : strerror(errno));
+}
+
+/* Close every client marked to leave, and have the chat forget it. */
+static void drop_leaving_clients(void)
+{
+	for (struct client *c = chat_clients, *next; c != NULL; c = next) {
+		next = c->next;
+		if (c->leaving[0] == '\0')
+			continue;
+		close(c->fd);
+		chat_forget(c);
+		/* Telling the others may have pushed a slow client, maybe one
+		 * already passed, over its limit: look again from the start. */
+		next = chat_clients;
+	}
+}
+
+/* =========================================================================
+ * Part 4. The loop.
+ * ========================================================================= */
+
+/*
+ * Serve until SIGINT or SIGTERM: lesson 04's round, with the listener left
+ * out while there is no spare descriptor.  Returns 0 when asked to stop,
+ * -1 on an error that stops the server.
+ */
+static int serve(void)
+{
+	while (!net_stop) {
+		size_t polled = 0, i = 0;
+
+		/* $begin spare_fd */
+		/* Without a spare descriptor, accept() would fail at once and
+		 * the loop spin: leave the listener out until one opens. */
+		if (spare_fd == -1)
+			spare_fd = open("/dev/null", O_RDONLY);
+		pfds[0].fd = spare_fd == -1 ? -1 : listen_fd;
+		/* $end spare_fd */
+		pfds[0].events = POLLIN;
+		for (struct client *c = chat_clients; c != NULL; c = c->next, polled++) {
+			pfds[1 + polled].fd = c->fd;
+			pfds[1 + polled].events = POLLIN | (c->out_len > 0 ? POLLOUT : 0);
+		}
+		if (poll(pfds, (nfds_t)polled + 1, POLL_MS) == -1) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "%s: poll: %s\n", net_prog, strerror(errno));
+			return -1;
+		}
+		if (pfds[0].revents & POLLIN)
+			accept_clients();
+		for (struct client *c = chat_clients; i < polled; c = c->next, i++)
+			if (pfds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
+				read_client(c);
+		for (struct client *c = chat_clients; c != NULL; c = c->next)
+			flush_client(c);
+		drop_leaving_clients();
+	}
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	const char *host, *port;
+	char where[NET_ADDRSTRLEN];
+	int opt;
+
+	net_prog = "chat_server";
+	while ((opt = getopt(argc, argv, "")) != -1)
+		net_usage(SYNOPSIS);
+	if (argc - optind > 2)
+		net_usage(SYNOPSIS);
+	host = optind < argc && argv[optind][0] != '\0' ? argv[optind] : NULL;
+	port = optind + 1 < argc ? argv[optind + 1] : "50007";
+
+	if (raise_open_file_limit() == -1) {
+		fprintf(stderr, "%s: setrlimit RLIMIT_NOFILE: %s\n", net_prog, strerror(errno));
+		return 1;
+	}
+	if (net_catch_signals() == -1 || (listen_fd = open_listener(host, port)) == -1)
+		return 1;
+	if (net_local_address(listen_fd, where) == 0)
+		log_line("Listening on %s\n", where);
+	spare_fd = open("/dev/null", O_RDONLY);  /* for refuse_connection() */
+	return serve() == 0 ? 0 : 1;
+}
