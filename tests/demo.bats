@@ -165,6 +165,15 @@ assert_panes() {
 	end_demo 04
 }
 
+@test "demo 05: lesson 04's client and netcat chat through the server at scale" {
+	[ -r /proc/self/environ ] || skip "needs Linux /proc to find leftover processes"
+	start_demo 05
+	assert_panes 4
+	wait_screen "our client" " is now lecturer"
+	wait_screen "netcat" "Welcome, guest"
+	end_demo 05
+}
+
 @test "the demo ends with F12 or Ctrl+B X, and when its client detaches" {
 	command -v script >/dev/null 2>&1 || skip "script(1) is not installed"
 	start_demo 01
