@@ -176,6 +176,7 @@ static void flush_client(struct client *c)
  * full is marked to leave: 64 KiB wait, and its kernel buffers too;
  * waiting for it would hold up everyone.
  */
+/* $begin send_to */
 void send_to(struct client *c, const char *msg, size_t len)
 {
 	/* BEGIN SOLUTION: void */
@@ -188,6 +189,7 @@ void send_to(struct client *c, const char *msg, size_t len)
 		chat_leave(c, errno == ENOBUFS ? "too slow: 64 KiB unread" : strerror(errno));
 	/* END SOLUTION */
 }
+/* $end send_to */
 
 /* =========================================================================
  * Part 3. Clients: arriving, reading, leaving.
@@ -219,6 +221,7 @@ static int add_client(int fd, const struct sockaddr *addr, socklen_t len)
  * is gone, serve() leaves the listener out.
  * Returns 1 if a connection was refused, 0 if not.
  */
+/* $begin refuse_connection */
 static int refuse_connection(void)
 {
 	/* BEGIN SOLUTION: return 0 */
@@ -238,6 +241,7 @@ static int refuse_connection(void)
 	return fd != -1;
 	/* END SOLUTION */
 }
+/* $end refuse_connection */
 
 /*
  * Accept the pending connections, up to ACCEPT_BATCH a round, and add each
@@ -303,13 +307,11 @@ static int serve(void)
 	while (!net_stop) {
 		size_t polled = 0, i = 0;
 
-		/* $begin spare_fd */
 		/* Without a spare descriptor, accept() would fail at once and
 		 * the loop spin: leave the listener out until one opens. */
 		if (spare_fd == -1)
 			spare_fd = open("/dev/null", O_RDONLY);
 		pfds[0].fd = spare_fd == -1 ? -1 : listen_fd;
-		/* $end spare_fd */
 		pfds[0].events = POLLIN;
 		for (struct client *c = chat_clients; c != NULL; c = c->next, polled++) {
 			pfds[1 + polled].fd = c->fd;
