@@ -233,6 +233,7 @@ static int serve(void)
 	(void)read_client;
 	(void)flush_client;
 	(void)drop_leaving_clients;
+	(void)pfds;
 	errno = ENOSYS;
 	return -1;
 }

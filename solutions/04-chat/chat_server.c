@@ -272,6 +272,7 @@ static int serve(void)
 	//: (void)read_client;
 	//: (void)flush_client;
 	//: (void)drop_leaving_clients;
+	//: (void)pfds;
 	/* $begin serve_loop */
 	pfds[0] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
 	while (!net_stop) {
