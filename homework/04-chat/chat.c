@@ -24,7 +24,8 @@
 #define MAX_WHO 8192  /* longest /who reply, in bytes */
 #define NICK_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
-struct client *chat_clients;
+struct client **chat_clients;  /* grows as clients join */
+size_t chat_count;
 static unsigned long guests;  /* the last guest number handed out */
 
 void chat_leave(struct client *c, const char *why)
@@ -43,9 +44,9 @@ static void tell(struct client *to, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	for (struct client *c = chat_clients; n > 0 && n < (int)sizeof msg && c != NULL; c = c->next)
-		if (to == NULL || c == to)
-			send_to(c, msg, (size_t)n);
+	for (size_t i = 0; n > 0 && n < (int)sizeof msg && i < chat_count; i++)
+		if (to == NULL || chat_clients[i] == to)
+			send_to(chat_clients[i], msg, (size_t)n);
 }
 
 /* =========================================================================
@@ -55,8 +56,8 @@ static void tell(struct client *to, const char *fmt, ...)
 /* True if a client other than SELF is called NAME. */
 static int nick_taken(const char *name, const struct client *self)
 {
-	for (const struct client *c = chat_clients; c != NULL; c = c->next)
-		if (c != self && strcmp(c->name, name) == 0)
+	for (size_t i = 0; i < chat_count; i++)
+		if (chat_clients[i] != self && strcmp(chat_clients[i]->name, name) == 0)
 			return 1;
 	return 0;
 }
@@ -73,10 +74,14 @@ static int nick_is_valid(const char *nick, size_t len)
 
 struct client *chat_join(int fd, const char *where)
 {
-	struct client *c = calloc(1, sizeof *c), **end = &chat_clients;
+	struct client *c = calloc(1, sizeof *c);
+	struct client **room = c != NULL ? realloc(chat_clients, (chat_count + 1) * sizeof *room) : NULL;
 
-	if (c == NULL)
+	if (room == NULL) {
+		free(c);
 		return NULL;
+	}
+	chat_clients = room;
 	c->fd = fd;
 	/* Skip numbers whose name someone took with /nick. */
 	do
@@ -84,20 +89,19 @@ struct client *chat_join(int fd, const char *where)
 	while (nick_taken(c->name, NULL));
 	log_line("Connected by %s as %s\n", where, c->name);
 	tell(NULL, "* %s joined\n", c->name);  /* before C is one of everyone */
-	while (*end != NULL)
-		end = &(*end)->next;
-	*end = c;
+	chat_clients[chat_count++] = c;
 	tell(c, "* Welcome, %s! Commands: /nick NAME, /who, /quit\n", c->name);
 	return c;
 }
 
 void chat_forget(struct client *c)
 {
-	struct client **link = &chat_clients;
+	size_t i = 0;
 
-	while (*link != c)
-		link = &(*link)->next;
-	*link = c->next;
+	while (chat_clients[i] != c)
+		i++;
+	chat_count--;
+	memmove(&chat_clients[i], &chat_clients[i + 1], (chat_count - i) * sizeof c);  /* order kept */
 	log_line("%s left (%s)\n", c->name, c->leaving);
 	tell(NULL, "* %s left\n", c->name);
 	free(c->out);
@@ -140,7 +144,9 @@ static void send_who(struct client *c)
 	char msg[MAX_WHO + 64] = "* online: ";
 	size_t len = strlen(msg), shown = 0, left_out = 0;
 
-	for (const struct client *other = chat_clients; other != NULL; other = other->next) {
+	for (size_t i = 0; i < chat_count; i++) {
+		const struct client *other = chat_clients[i];
+
 		if (other->leaving[0] != '\0')
 			continue;
 		if (len + 2 + strlen(other->name) > MAX_WHO)
@@ -192,13 +198,10 @@ void chat_received(struct client *c, const char *data, size_t len)
 {
 	/* After cut_lines() at most CHAT_MAX_LINE + 1 bytes wait: the buffer
 	 * takes the rest a piece at a time. */
-	while (len > 0 && c->leaving[0] == '\0' && c->in_len < sizeof c->in) {
-		size_t n = len < sizeof c->in - c->in_len ? len : sizeof c->in - c->in_len;
-
+	for (size_t n; len > 0 && c->leaving[0] == '\0' && c->in_len < sizeof c->in; data += n, len -= n) {
+		n = len < sizeof c->in - c->in_len ? len : sizeof c->in - c->in_len;
 		memcpy(c->in + c->in_len, data, n);
 		c->in_len += n;
-		data += n;
-		len -= n;
 		cut_lines(c);
 	}
 }

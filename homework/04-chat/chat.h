@@ -21,7 +21,6 @@
 
 /* One connected client. */
 struct client {
-	struct client *next;        /* the room's list, in joining order */
 	int fd;                     /* the transport's: its socket */
 	char *out;                  /* the transport's: OUT_LEN bytes queued */
 	size_t out_len;
@@ -32,8 +31,10 @@ struct client {
 	char in[2 * CHAT_MAX_LINE];
 };
 
-/* Everyone in the room, in joining order. */
-extern struct client *chat_clients;
+/* Everyone in the room, in joining order: chat_clients[0] to
+ * chat_clients[chat_count - 1]. */
+extern struct client **chat_clients;
+extern size_t chat_count;
 
 /* A new client on socket FD, connected from WHERE: its guestN name, its
  * welcome, the others told.  NULL with errno set if out of memory. */

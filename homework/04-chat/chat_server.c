@@ -65,7 +65,6 @@
 #define POLL_MS 1000
 
 static int listen_fd;
-static size_t clients;                        /* how many are in the room */
 static struct pollfd pfds[1 + MAX_CLIENTS];   /* 0: the listener, 1...: clients */
 
 /* =========================================================================
@@ -171,10 +170,7 @@ static int add_client(int fd, const struct sockaddr *addr, socklen_t len)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 	net_format_address(addr, len, where);
 	errno = EMFILE;  /* if the room is full */
-	if (clients == MAX_CLIENTS || set_nonblocking(fd) == -1 || chat_join(fd, where) == NULL)
-		return -1;
-	clients++;
-	return 0;
+	return chat_count < MAX_CLIENTS && set_nonblocking(fd) == 0 && chat_join(fd, where) != NULL ? 0 : -1;
 }
 
 /*
@@ -204,16 +200,18 @@ static void read_client(struct client *c)
 /* Close every client marked to leave, and have the chat forget it. */
 static void drop_leaving_clients(void)
 {
-	for (struct client *c = chat_clients, *next; c != NULL; c = next) {
-		next = c->next;
+	size_t i = 0;
+
+	while (i < chat_count) {
+		struct client *c = chat_clients[i++];
+
 		if (c->leaving[0] == '\0')
 			continue;
 		close(c->fd);
 		chat_forget(c);
-		clients--;
 		/* Telling the others may have marked one already passed (its
 		 * queue could not grow): look again from the start. */
-		next = chat_clients;
+		i = 0;
 	}
 }
 

@@ -248,15 +248,18 @@ static void read_client(struct client *c)
 /* Close every client marked to leave, and have the chat forget it. */
 static void drop_leaving_clients(void)
 {
-	for (struct client *c = chat_clients, *next; c != NULL; c = next) {
-		next = c->next;
+	size_t i = 0;
+
+	while (i < chat_count) {
+		struct client *c = chat_clients[i++];
+
 		if (c->leaving[0] == '\0')
 			continue;
 		close(c->fd);
 		chat_forget(c);
 		/* Telling the others may have pushed a slow client, maybe one
 		 * already passed, over its limit: look again from the start. */
-		next = chat_clients;
+		i = 0;
 	}
 }
 
@@ -272,7 +275,7 @@ static void drop_leaving_clients(void)
 static int serve(void)
 {
 	while (!net_stop) {
-		size_t polled = 0, i = 0;
+		size_t polled = chat_count;
 
 		/* Without a spare descriptor, accept() would fail at once and
 		 * the loop spin: leave the listener out until one opens. */
@@ -280,9 +283,9 @@ static int serve(void)
 			spare_fd = open("/dev/null", O_RDONLY);
 		pfds[0].fd = spare_fd == -1 ? -1 : listen_fd;
 		pfds[0].events = POLLIN;
-		for (struct client *c = chat_clients; c != NULL; c = c->next, polled++) {
-			pfds[1 + polled].fd = c->fd;
-			pfds[1 + polled].events = POLLIN | (c->out_len > 0 ? POLLOUT : 0);
+		for (size_t i = 0; i < polled; i++) {
+			pfds[1 + i].fd = chat_clients[i]->fd;
+			pfds[1 + i].events = POLLIN | (chat_clients[i]->out_len > 0 ? POLLOUT : 0);
 		}
 		if (poll(pfds, (nfds_t)polled + 1, POLL_MS) == -1) {
 			if (errno == EINTR)
@@ -292,11 +295,11 @@ static int serve(void)
 		}
 		if (pfds[0].revents & POLLIN)
 			accept_clients();
-		for (struct client *c = chat_clients; i < polled; c = c->next, i++)
+		for (size_t i = 0; i < polled; i++)
 			if (pfds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
-				read_client(c);
-		for (struct client *c = chat_clients; c != NULL; c = c->next)
-			flush_client(c);
+				read_client(chat_clients[i]);
+		for (size_t i = 0; i < chat_count; i++)
+			flush_client(chat_clients[i]);
 		drop_leaving_clients();
 	}
 	return 0;

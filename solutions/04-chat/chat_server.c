@@ -65,7 +65,6 @@
 #define POLL_MS 1000
 
 static int listen_fd;
-static size_t clients;                        /* how many are in the room */
 static struct pollfd pfds[1 + MAX_CLIENTS];   /* 0: the listener, 1...: clients */
 
 /* =========================================================================
@@ -195,10 +194,7 @@ static int add_client(int fd, const struct sockaddr *addr, socklen_t len)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 	net_format_address(addr, len, where);
 	errno = EMFILE;  /* if the room is full */
-	if (clients == MAX_CLIENTS || set_nonblocking(fd) == -1 || chat_join(fd, where) == NULL)
-		return -1;
-	clients++;
-	return 0;
+	return chat_count < MAX_CLIENTS && set_nonblocking(fd) == 0 && chat_join(fd, where) != NULL ? 0 : -1;
 }
 
 /*
@@ -242,16 +238,18 @@ static void read_client(struct client *c)
 /* Close every client marked to leave, and have the chat forget it. */
 static void drop_leaving_clients(void)
 {
-	for (struct client *c = chat_clients, *next; c != NULL; c = next) {
-		next = c->next;
+	size_t i = 0;
+
+	while (i < chat_count) {
+		struct client *c = chat_clients[i++];
+
 		if (c->leaving[0] == '\0')
 			continue;
 		close(c->fd);
 		chat_forget(c);
-		clients--;
 		/* Telling the others may have marked one already passed (its
 		 * queue could not grow): look again from the start. */
-		next = chat_clients;
+		i = 0;
 	}
 }
 
@@ -276,12 +274,12 @@ static int serve(void)
 	/* $begin serve_loop */
 	pfds[0] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
 	while (!net_stop) {
-		size_t polled = 0, i = 0;
+		size_t polled = chat_count;
 
-		for (struct client *c = chat_clients; c != NULL; c = c->next, polled++) {
-			pfds[1 + polled].fd = c->fd;
+		for (size_t i = 0; i < polled; i++) {
+			pfds[1 + i].fd = chat_clients[i]->fd;
 			/* POLLOUT only while output waits: else poll() never sleeps. */
-			pfds[1 + polled].events = POLLIN | (c->out_len > 0 ? POLLOUT : 0);
+			pfds[1 + i].events = POLLIN | (chat_clients[i]->out_len > 0 ? POLLOUT : 0);
 		}
 		if (poll(pfds, (nfds_t)polled + 1, POLL_MS) == -1) {
 			if (errno == EINTR)
@@ -292,14 +290,14 @@ static int serve(void)
 		if (pfds[0].revents & POLLIN)
 			accept_clients();
 		/* Only the first POLLED clients have an entry in pfds: those
-		 * accepted just now, at the end of the list, wait for the next round. */
-		for (struct client *c = chat_clients; i < polled; c = c->next, i++)
+		 * accepted just now wait for the next round. */
+		for (size_t i = 0; i < polled; i++)
 			if (pfds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
-				read_client(c);
+				read_client(chat_clients[i]);
 		/* Those leaving too: one last try, never waiting, to send
 		 * what they are owed (the reply to a /who before /quit). */
-		for (struct client *c = chat_clients; c != NULL; c = c->next)
-			flush_client(c);
+		for (size_t i = 0; i < chat_count; i++)
+			flush_client(chat_clients[i]);
 		drop_leaving_clients();
 	}
 	/* $end serve_loop */
