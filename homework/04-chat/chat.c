@@ -14,10 +14,15 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "chat.h"
 
@@ -94,7 +99,9 @@ struct client *chat_join(int fd, const char *where)
 	return c;
 }
 
-void chat_forget(struct client *c)
+/* Take C, marked to leave and closed, out of the room, tell the others,
+ * and free it, its output queue too. */
+static void chat_forget(struct client *c)
 {
 	size_t i = 0;
 
@@ -204,4 +211,62 @@ void chat_received(struct client *c, const char *data, size_t len)
 		c->in_len += n;
 		cut_lines(c);
 	}
+}
+
+/* =========================================================================
+ * Part 4. What every transport needs: reading, closing, the log.
+ * ========================================================================= */
+
+void chat_read(struct client *c)
+{
+	char buf[4096];
+	ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+
+	if (n > 0)
+		chat_received(c, buf, (size_t)n);
+	else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		chat_leave(c, n == 0 ? "end of file" : strerror(errno));
+}
+
+void chat_drop_leaving(void)
+{
+	size_t i = 0;
+
+	while (i < chat_count) {
+		struct client *c = chat_clients[i++];
+
+		if (c->leaving[0] == '\0')
+			continue;
+		close(c->fd);
+		chat_forget(c);
+		/* Telling the others may have marked one already passed (its
+		 * queue could not take the notice): look again from the start. */
+		i = 0;
+	}
+}
+
+/*
+ * Log a printf-style line on stdout, never waiting: a log on a pipe that
+ * nobody reads must not stop the server.  poll() with no timeout says
+ * whether stdout takes data now; if so, one write() of less than PIPE_BUF
+ * bytes (512 at least) cannot block.  Else the line is dropped, and the
+ * count of dropped lines goes out before the next line that can.  (Not
+ * O_NONBLOCK: stdout's open file is shared with the shell that started us.)
+ */
+void log_line(const char *fmt, ...)
+{
+	static unsigned long dropped;
+	struct pollfd out = { .fd = STDOUT_FILENO, .events = POLLOUT };
+	char line[256];  /* our lines are shorter */
+	int n = dropped > 0 ? snprintf(line, sizeof line, "(%lu log lines dropped)\n", dropped) : 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n < (int)sizeof line && poll(&out, 1, 0) == 1 && out.revents == POLLOUT
+	    && write(STDOUT_FILENO, line, (size_t)n) == n)
+		dropped = 0;
+	else
+		dropped++;
 }

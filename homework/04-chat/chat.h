@@ -6,10 +6,11 @@
  * are two transports around this same chat.c.
  *
  * The seam, both ways:
- *   transport -> chat: chat_join() a new connection, chat_received() its
- *                      bytes, chat_leave() when it goes, chat_forget() it
- *                      once closed;
- *   chat -> transport: send_to() one client a message, log_line().
+ *   transport -> chat: chat_join() a new connection, chat_read() what a
+ *                      readable one sent, chat_leave() one that failed,
+ *                      chat_drop_leaving() at the end of each round;
+ *   chat -> transport: send_to() queues a message for one client.
+ * The log, log_line(), is here too: both transports write it.
  */
 #ifndef CHAT_H
 #define CHAT_H
@@ -39,17 +40,21 @@ extern size_t chat_count;
 /* A new client on socket FD, connected from WHERE: its guestN name, its
  * welcome, the others told.  NULL with errno set if out of memory. */
 struct client *chat_join(int fd, const char *where);
-/* LEN bytes C sent: every complete line is acted on. */
+/* Read what C sent (one recv()), and act on every complete line: the end
+ * of file or an error marks C to leave. */
+void chat_read(struct client *c);
+/* LEN bytes C sent: every complete line is acted on (chat_read() calls it). */
 void chat_received(struct client *c, const char *data, size_t len);
 /* Mark C to leave at the end of this round, saying WHY in the log. */
 void chat_leave(struct client *c, const char *why);
-/* Take C, marked to leave and closed, out of the room, tell the others, and
- * free it, its output queue too. */
-void chat_forget(struct client *c);
+/* Close every client marked to leave, take it out of the room, tell the
+ * others, and free it, its output queue too. */
+void chat_drop_leaving(void);
+/* Log a printf-style line on stdout, never waiting (see chat.c). */
+void log_line(const char *fmt, ...);
 
 /* Given by the transport: queue LEN bytes of MSG for C (or mark C to
- * leave); log a printf-style line. */
+ * leave when it cannot). */
 void send_to(struct client *c, const char *msg, size_t len);
-void log_line(const char *fmt, ...);
 
 #endif

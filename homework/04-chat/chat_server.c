@@ -16,13 +16,13 @@
  *      reading, and for writing too when output waits for it.
  *   2. Accept every pending connection and chat_join() it: its welcome is
  *      queued and the others told.
- *   3. Read what each readable client sent and hand it to chat_received():
+ *   3. chat_read() what each readable client sent:
  *      each complete line is acted on, and a message goes into the output
  *      queue of every other client (send_to()).  Nothing is sent yet.
  *   4. Send each output queue as far as its socket takes it.  The rest
  *      waits for the next round; poll() says when there is room.
- *   5. Close the clients that quit, hung up or failed, and chat_forget()
- *      them: the others are told that they left.
+ *   5. chat_drop_leaving(): close the clients that quit, hung up or
+ *      failed; the others are told that they left.
  *   6. On SIGINT or SIGTERM (poll() fails with EINTR, net_stop is set), exit
  *      0; exit closes every socket.
  *
@@ -46,7 +46,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,32 +87,6 @@ static int open_listener(const char *host, const char *port)
 	(void)host;
 	(void)port;
 	return -1;
-}
-
-/*
- * Log a printf-style line on stdout, never waiting: a log on a pipe that
- * nobody reads must not stop the server.  poll() with no timeout says
- * whether stdout takes data now; if so, one write() of less than PIPE_BUF
- * bytes (512 at least) cannot block.  Else the line is dropped, and the
- * count of dropped lines goes out before the next line that can.  (Not
- * O_NONBLOCK: stdout's open file is shared with the shell that started us.)
- */
-void log_line(const char *fmt, ...)
-{
-	static unsigned long dropped;
-	struct pollfd out = { .fd = STDOUT_FILENO, .events = POLLOUT };
-	char line[256];  /* our lines are shorter */
-	int n = dropped > 0 ? snprintf(line, sizeof line, "(%lu log lines dropped)\n", dropped) : 0;
-	va_list ap;
-
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-	va_end(ap);
-	if (n < (int)sizeof line && poll(&out, 1, 0) == 1 && out.revents == POLLOUT
-	    && write(STDOUT_FILENO, line, (size_t)n) == n)
-		dropped = 0;
-	else
-		dropped++;
 }
 
 /* =========================================================================
@@ -185,36 +158,6 @@ static void accept_clients(void)
 	(void)add_client;
 }
 
-/* Read what client C sent, and hand it to the chat. */
-static void read_client(struct client *c)
-{
-	char buf[4096];
-	ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-
-	if (n > 0)
-		chat_received(c, buf, (size_t)n);
-	else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-		chat_leave(c, n == 0 ? "end of file" : strerror(errno));
-}
-
-/* Close every client marked to leave, and have the chat forget it. */
-static void drop_leaving_clients(void)
-{
-	size_t i = 0;
-
-	while (i < chat_count) {
-		struct client *c = chat_clients[i++];
-
-		if (c->leaving[0] == '\0')
-			continue;
-		close(c->fd);
-		chat_forget(c);
-		/* Telling the others may have marked one already passed (its
-		 * queue could not grow): look again from the start. */
-		i = 0;
-	}
-}
-
 /* =========================================================================
  * Part 4. The loop.
  * ========================================================================= */
@@ -228,10 +171,8 @@ static int serve(void)
 	/* TODO: the round of the header comment until net_stop is set: fill
 	 * pfds, poll(2), accept, read, flush, drop the leaving clients. */
 	(void)accept_clients;
-	(void)read_client;
-	(void)flush_client;
-	(void)drop_leaving_clients;
-	(void)pfds;
+		(void)flush_client;
+		(void)pfds;
 	errno = ENOSYS;
 	return -1;
 }

@@ -10,7 +10,7 @@
  * to stdout, never waiting.
  *
  * The round of the loop in serve() is lesson 04's: poll(), accept and
- * chat_join(), read and chat_received(), send each output queue as far as
+ * chat_join(), chat_read(), send each output queue as far as
  * its socket takes it, close the clients that leave.  What changes:
  *   - each output queue holds at most 64 KiB (OUT_QUEUE_LIMIT): a client
  *     that stops reading is dropped, rather than growing its queue for as
@@ -28,7 +28,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,28 +89,6 @@ static int open_listener(const char *host, const char *port)
 		return fd;
 	fprintf(stderr, "%s: fcntl O_NONBLOCK: %s\n", net_prog, strerror(errno));
 	return -1;
-}
-
-/*
- * Log a printf-style line on stdout, never waiting (lesson 04's): written
- * only if poll() says stdout takes it now, else dropped and counted.
- */
-void log_line(const char *fmt, ...)
-{
-	static unsigned long dropped;
-	struct pollfd out = { .fd = STDOUT_FILENO, .events = POLLOUT };
-	char line[256];  /* our lines are shorter */
-	int n = dropped > 0 ? snprintf(line, sizeof line, "(%lu log lines dropped)\n", dropped) : 0;
-	va_list ap;
-
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-	va_end(ap);
-	if (n < (int)sizeof line && poll(&out, 1, 0) == 1 && out.revents == POLLOUT
-	    && write(STDOUT_FILENO, line, (size_t)n) == n)
-		dropped = 0;
-	else
-		dropped++;
 }
 
 /* =========================================================================
@@ -233,36 +210,6 @@ static void accept_clients(void)
 	}
 }
 
-/* Read what client C sent, and hand it to the chat. */
-static void read_client(struct client *c)
-{
-	char buf[4096];
-	ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-
-	if (n > 0)
-		chat_received(c, buf, (size_t)n);
-	else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-		chat_leave(c, n == 0 ? "end of file" : strerror(errno));
-}
-
-/* Close every client marked to leave, and have the chat forget it. */
-static void drop_leaving_clients(void)
-{
-	size_t i = 0;
-
-	while (i < chat_count) {
-		struct client *c = chat_clients[i++];
-
-		if (c->leaving[0] == '\0')
-			continue;
-		close(c->fd);
-		chat_forget(c);
-		/* Telling the others may have pushed a slow client, maybe one
-		 * already passed, over its limit: look again from the start. */
-		i = 0;
-	}
-}
-
 /* =========================================================================
  * Part 4. The loop.
  * ========================================================================= */
@@ -297,10 +244,10 @@ static int serve(void)
 			accept_clients();
 		for (size_t i = 0; i < polled; i++)
 			if (pfds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
-				read_client(chat_clients[i]);
+				chat_read(chat_clients[i]);
 		for (size_t i = 0; i < chat_count; i++)
 			flush_client(chat_clients[i]);
-		drop_leaving_clients();
+		chat_drop_leaving();
 	}
 	return 0;
 }
