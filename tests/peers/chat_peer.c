@@ -217,7 +217,9 @@ static int storm_read(struct stormer *c, struct pollfd *p, size_t n, int ms)
 	int closed = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		p[i].fd = c[i].role == 'L' && c[i].welcomed == 2 ? -1 : c[i].fd;
+		/* A leaver is read until its welcome: the kernel's buffers take
+		 * the join notices after it, fewer than 68 KB. */
+		p[i].fd = c[i].role == 'L' && c[i].welcomed ? -1 : c[i].fd;
 		p[i].events = POLLIN;
 	}
 	if (poll(p, (nfds_t)n, ms) == -1)
@@ -228,7 +230,6 @@ static int storm_read(struct stormer *c, struct pollfd *p, size_t n, int ms)
 
 		if (p[i].revents != 0 && got <= 0)
 			c[i].closed = 1;
-		/* A leaver needs only its welcome, which comes first. */
 		for (ssize_t j = 0; j < got && !(c[i].role == 'L' && c[i].welcomed); j++) {
 			if (buf[j] != '\n') {
 				if (c[i].len < sizeof c[i].line - 1)
