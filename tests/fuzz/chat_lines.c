@@ -189,7 +189,7 @@ static void peer_connect(void)
 			perror("chat_lines: connect");
 			abort();
 		}
-		set_nonblocking(p->fd);
+		fcntl(p->fd, F_SETFL, O_NONBLOCK);
 		p->reading = 1;
 		return;
 	}
@@ -359,7 +359,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	memcpy(addr.sun_path, fz.path, sizeof addr.sun_path);
 	chat.listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (chat.listen_fd == -1 || bind(chat.listen_fd, (struct sockaddr *)&addr, sizeof addr) == -1 ||
-	    listen(chat.listen_fd, 64) == -1 || set_nonblocking(chat.listen_fd) == -1) {
+	    listen(chat.listen_fd, 64) == -1 ||
+	    fcntl(chat.listen_fd, F_SETFL, O_NONBLOCK) == -1) {
 		perror("chat_lines: listen");
 		abort();
 	}
