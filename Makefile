@@ -18,7 +18,7 @@ WERROR   := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -O1
 
 export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC HOMEWORK LESSON CLASS
 
-.PHONY: help deps build peers skeletons solutions-release grade grade-class watch hint test check bench bench-grade demo slides clean
+.PHONY: help deps build peers skeletons solutions-release grade grade-class watch hint test check fuzz bench bench-grade demo slides clean
 
 help:
 	@echo "socklab: network programming with sockets in C"
@@ -34,6 +34,7 @@ help:
 	@echo "  make skeletons          regenerate homework/ from solutions/"
 	@echo "  make solutions-release  clean copies of the solutions (no markers) in $(BUILD)/solutions-release/"
 	@echo "  make test               the project's own checks"
+	@echo "  make fuzz SECONDS=60    fuzz the chat server's lines, and test mkskel's markers, for N s each"
 	@echo "Lecturers:"
 	@echo "  make demo LESSON=01     live demo in tmux (F12 ends it)"
 	@echo "  make demo LESSON=04 SCRIPT=1  netcat users chat by themselves"
@@ -95,6 +96,12 @@ test:
 	@tests/check
 
 check: test
+
+# Fuzzing: each libFuzzer target of tests/fuzz/ for SECONDS, then the
+# mkskel property test as long (tools/fuzz; output in $(BUILD)/fuzz/).
+SECONDS ?= 60
+fuzz:
+	@tools/fuzz "$(SECONDS)"
 
 bench: build
 	@tools/bench
