@@ -1,10 +1,11 @@
 /*
- * chat_lines: a libFuzzer target for lesson 04's chat server: its line
- * framing and its commands, under whatever clients may send.
+ * chat_lines: a libFuzzer target for the chat: lesson 04's chat.c (line
+ * framing, commands) in lesson 05's transport (bounded queues), under
+ * whatever clients may send.
  *
  *   make fuzz SECONDS=60      (tools/fuzz builds and runs it)
  *
- * The server's own file is included, with its main() renamed, and its
+ * The server's own files are included, its main() renamed, and its
  * serve() loop runs unchanged: only poll() is ours.  Each time the loop
  * polls, fuzz_poll() plays the next step of the input as the clients'
  * side of AF_UNIX connections to the server's listener (connect, send
@@ -46,9 +47,12 @@
 
 static int fuzz_poll(struct pollfd *fds, nfds_t nfds, int timeout);
 
+/* The chat's rules as they are (their log polls stdout for real); the
+ * transport with main() renamed and its poll() ours. */
+#include "../../solutions/04-chat/chat.c"
 #define main chat_server_main
 #define poll fuzz_poll
-#include "../../solutions/04-chat/chat_server.c"
+#include "../../solutions/05-chat-scale/chat_server.c"
 #undef poll
 #undef main
 
@@ -122,12 +126,12 @@ static void check_line(const struct peer *p, const char *line, size_t len)
 		const char *gt = memchr(line, '>', len);
 		size_t nick = gt != NULL ? (size_t)(gt - line) - 1 : 0;
 
-		if (nick < 1 || nick > MAX_NICK || strspn(line + 1, NICK_BYTES) < nick)
+		if (nick < 1 || nick > CHAT_MAX_NICK || strspn(line + 1, NICK_BYTES) < nick)
 			fail(p, "a message without a valid <NICK>");
 		if (nick + 3 >= len || gt[1] != ' ')
 			fail(p, "\"<NICK>\" not followed by a space and text");
-		if (len - nick - 3 > MAX_LINE)
-			fail(p, "a message of more than MAX_LINE bytes");
+		if (len - nick - 3 > CHAT_MAX_LINE)
+			fail(p, "a message of more than CHAT_MAX_LINE bytes");
 		if (gt[2] == '/')
 			fail(p, "a command (a line starting with /) passed on as a message");
 		return;
@@ -357,10 +361,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	memset(&addr, 0, sizeof addr);
 	addr.sun_family = AF_UNIX;
 	memcpy(addr.sun_path, fz.path, sizeof addr.sun_path);
-	chat.listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (chat.listen_fd == -1 || bind(chat.listen_fd, (struct sockaddr *)&addr, sizeof addr) == -1 ||
-	    listen(chat.listen_fd, 64) == -1 ||
-	    fcntl(chat.listen_fd, F_SETFL, O_NONBLOCK) == -1) {
+	listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (listen_fd == -1 || bind(listen_fd, (struct sockaddr *)&addr, sizeof addr) == -1 ||
+	    listen(listen_fd, 64) == -1 ||
+	    fcntl(listen_fd, F_SETFL, O_NONBLOCK) == -1) {
 		perror("chat_lines: listen");
 		abort();
 	}
@@ -369,11 +373,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int listen_fd = chat.listen_fd;
-
-	memset(&chat, 0, sizeof chat);
-	chat.listen_fd = listen_fd;
-	chat.spare_fd = open("/dev/null", O_RDONLY);
+	spare_fd = open("/dev/null", O_RDONLY);
 	memset(&fz.peers, 0, sizeof fz.peers);
 	for (int i = 0; i < MAX_PEERS; i++)
 		fz.peers[i].fd = -1;
@@ -386,6 +386,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	net_stop = 0;
 	if (serve() != 0)
 		abort();
-	close(chat.spare_fd);
+	close(spare_fd);
 	return 0;
 }
