@@ -41,6 +41,7 @@
 #define SYNOPSIS "[HOST] [PORT]"
 #define OUT_QUEUE_LIMIT (64 * 1024)  /* unsent bytes a client may have */
 #define ACCEPT_BATCH 256             /* connections accepted per round */
+#define LISTEN_BACKLOG 4096          /* connections waiting to be accepted */
 /* The longest poll() waits: a stop signal that lands just before it is
  * seen after POLL_MS at most.  Also how long the listener rests while the
  * spare descriptor is gone. */
@@ -85,9 +86,14 @@ static int open_listener(const char *host, const char *port)
 {
 	int fd = net_listen(host, port, SOCK_STREAM);
 
-	if (fd == -1 || set_nonblocking(fd) == 0)
+	/* net_listen() lets SOMAXCONN connections wait to be accepted: 4096
+	 * with glibc, but 128 with musl and on macOS, and a crowd arriving at
+	 * once overflows that (the SYNs over it are dropped, and sent again a
+	 * second later).  Listening again only sets a deeper backlog, which
+	 * the kernel caps at its own maximum (net.core.somaxconn). */
+	if (fd == -1 || (listen(fd, LISTEN_BACKLOG) == 0 && set_nonblocking(fd) == 0))
 		return fd;
-	fprintf(stderr, "%s: fcntl O_NONBLOCK: %s\n", net_prog, strerror(errno));
+	fprintf(stderr, "%s: listen or fcntl: %s\n", net_prog, strerror(errno));
 	return -1;
 }
 
