@@ -43,8 +43,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,13 +132,7 @@ void send_to(struct client *c, const char *msg, size_t len)
 static int add_client(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	char where[NET_ADDRSTRLEN];
-	int on = 1;
 
-	/* Nagle's algorithm holds a small write back while an earlier one is
-	 * unacknowledged, which can cost a reader that acknowledges late
-	 * 40 ms a line.  We already send once per client per round, so turn
-	 * it off, as interactive servers do.  Failing is harmless. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 	net_format_address(addr, len, where);
 	errno = EMFILE;  /* if the room is full */
 	return chat_count < MAX_CLIENTS && set_nonblocking(fd) == 0 && chat_join(fd, where) != NULL ? 0 : -1;
