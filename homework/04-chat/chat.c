@@ -213,7 +213,7 @@ void chat_received(struct client *c, const char *data, size_t len)
 }
 
 /* =========================================================================
- * Part 4. What every transport needs: reading, closing, the log.
+ * Part 4. What every transport needs: reading, sending, closing, the log.
  * ========================================================================= */
 
 void chat_read(struct client *c)
@@ -225,6 +225,18 @@ void chat_read(struct client *c)
 		chat_received(c, buf, (size_t)n);
 	else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 		chat_leave(c, n == 0 ? "end of file" : strerror(errno));
+}
+
+/*
+ * Send as much of C's output queue as its socket takes now, without
+ * waiting: one send(), as a non-blocking one takes all that fits.  What is
+ * left stays queued for the next round.  An error marks C to leave.
+ */
+void chat_flush(struct client *c)
+{
+	/* TODO: send(2) what waits, keep what it did not take (memmove(3));
+	 * an error other than EAGAIN makes C leave.  Free an emptied queue. */
+	(void)c;
 }
 
 void chat_drop_leaving(void)

@@ -102,18 +102,6 @@ static int queue_append(struct client *c, const char *data, size_t len)
 	return -1;
 }
 
-/*
- * Send as much of C's output queue as its socket takes now, without
- * waiting: one send(), as a non-blocking one takes all that fits.  What is
- * left stays queued for the next round.  An error marks C to leave.
- */
-static void flush_client(struct client *c)
-{
-	/* TODO: send(2) what waits, keep what it did not take (memmove(3));
-	 * an error other than EAGAIN makes C leave.  Free an emptied queue. */
-	(void)c;
-}
-
 /* Queue LEN bytes of MSG for client C (chat.c calls it), unless C is leaving. */
 void send_to(struct client *c, const char *msg, size_t len)
 {
@@ -163,7 +151,7 @@ static int serve(void)
 	/* TODO: the round of the header comment until net_stop is set: fill
 	 * pfds, poll(2), accept, read, flush, drop the leaving clients. */
 	(void)accept_clients;
-		(void)flush_client;
+		(void)chat_flush;
 		(void)pfds;
 	errno = ENOSYS;
 	return -1;

@@ -266,7 +266,7 @@ void chat_received(struct client *c, const char *data, size_t len)
 }
 
 /* =========================================================================
- * Part 4. What every transport needs: reading, closing, the log.
+ * Part 4. What every transport needs: reading, sending, closing, the log.
  * ========================================================================= */
 
 void chat_read(struct client *c)
@@ -278,6 +278,32 @@ void chat_read(struct client *c)
 		chat_received(c, buf, (size_t)n);
 	else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 		chat_leave(c, n == 0 ? "end of file" : strerror(errno));
+}
+
+/*
+ * Send as much of C's output queue as its socket takes now, without
+ * waiting: one send(), as a non-blocking one takes all that fits.  What is
+ * left stays queued for the next round.  An error marks C to leave.
+ */
+void chat_flush(struct client *c)
+{
+	/* BEGIN SOLUTION: void */
+	//: /* TODO: send(2) what waits, keep what it did not take (memmove(3));
+	//:  * an error other than EAGAIN makes C leave.  Free an emptied queue. */
+	ssize_t n = c->out_len > 0 ? send(c->fd, c->out, c->out_len, 0) : 0;
+
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		chat_leave(c, strerror(errno));
+	if (n > 0) {
+		c->out_len -= (size_t)n;
+		memmove(c->out, c->out + n, c->out_len);
+	}
+	if (c->out_len == 0) {
+		/* An idle client holds no output buffer. */
+		free(c->out);
+		c->out = NULL;
+	}
+	/* END SOLUTION */
 }
 
 void chat_drop_leaving(void)

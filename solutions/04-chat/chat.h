@@ -7,8 +7,9 @@
  *
  * The seam, both ways:
  *   transport -> chat: chat_join() a new connection, chat_read() what a
- *                      readable one sent, chat_leave() one that failed,
- *                      chat_drop_leaving() at the end of each round;
+ *                      readable one sent, chat_flush() its output queue,
+ *                      chat_leave() one that failed, chat_drop_leaving()
+ *                      at the end of each round;
  *   chat -> transport: send_to() queues a message for one client.
  * The log, log_line(), is here too: both transports write it.
  */
@@ -45,6 +46,9 @@ struct client *chat_join(int fd, const char *where);
 void chat_read(struct client *c);
 /* LEN bytes C sent: every complete line is acted on (chat_read() calls it). */
 void chat_received(struct client *c, const char *data, size_t len);
+/* Send as much of C's output queue as its socket takes now, without
+ * waiting; an error marks C to leave. */
+void chat_flush(struct client *c);
 /* Mark C to leave at the end of this round, saying WHY in the log. */
 void chat_leave(struct client *c, const char *why);
 /* Close every client marked to leave, take it out of the room, tell the

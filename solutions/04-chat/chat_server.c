@@ -112,32 +112,6 @@ static int queue_append(struct client *c, const char *data, size_t len)
 	/* END SOLUTION */
 }
 
-/*
- * Send as much of C's output queue as its socket takes now, without
- * waiting: one send(), as a non-blocking one takes all that fits.  What is
- * left stays queued for the next round.  An error marks C to leave.
- */
-static void flush_client(struct client *c)
-{
-	/* BEGIN SOLUTION: void */
-	//: /* TODO: send(2) what waits, keep what it did not take (memmove(3));
-	//:  * an error other than EAGAIN makes C leave.  Free an emptied queue. */
-	ssize_t n = c->out_len > 0 ? send(c->fd, c->out, c->out_len, 0) : 0;
-
-	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-		chat_leave(c, strerror(errno));
-	if (n > 0) {
-		c->out_len -= (size_t)n;
-		memmove(c->out, c->out + n, c->out_len);
-	}
-	if (c->out_len == 0) {
-		/* An idle client holds no output buffer. */
-		free(c->out);
-		c->out = NULL;
-	}
-	/* END SOLUTION */
-}
-
 /* Queue LEN bytes of MSG for client C (chat.c calls it), unless C is leaving. */
 void send_to(struct client *c, const char *msg, size_t len)
 {
@@ -202,7 +176,7 @@ static int serve(void)
 	//: /* TODO: the round of the header comment until net_stop is set: fill
 	//:  * pfds, poll(2), accept, read, flush, drop the leaving clients. */
 	//: (void)accept_clients;
-		//: (void)flush_client;
+		//: (void)chat_flush;
 		//: (void)pfds;
 	/* $begin serve_loop */
 	pfds[0] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
@@ -230,7 +204,7 @@ static int serve(void)
 		/* Those leaving too: one last try, never waiting, to send
 		 * what they are owed (the reply to a /who before /quit). */
 		for (size_t i = 0; i < chat_count; i++)
-			flush_client(chat_clients[i]);
+			chat_flush(chat_clients[i]);
 		chat_drop_leaving();
 	}
 	/* $end serve_loop */

@@ -131,27 +131,6 @@ static int queue_append(struct client *c, const char *data, size_t len)
 }
 
 /*
- * Send as much of C's output queue as its socket takes now, without
- * waiting; the rest stays queued.  An error marks C to leave.
- */
-static void flush_client(struct client *c)
-{
-	ssize_t n = c->out_len > 0 ? send(c->fd, c->out, c->out_len, 0) : 0;
-
-	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-		chat_leave(c, strerror(errno));
-	if (n > 0) {
-		c->out_len -= (size_t)n;
-		memmove(c->out, c->out + n, c->out_len);
-	}
-	if (c->out_len == 0) {
-		/* An idle client holds no output buffer. */
-		free(c->out);
-		c->out = NULL;
-	}
-}
-
-/*
  * Queue LEN bytes of MSG for client C (chat.c calls it), unless C is
  * leaving.  One round can queue far more than its input (a read of 2 KiB
  * of one-byte lines is a thousand messages), so a queue that fills is
@@ -163,11 +142,11 @@ static void flush_client(struct client *c)
 void send_to(struct client *c, const char *msg, size_t len)
 {
 	/* BEGIN SOLUTION: void */
-	//: /* TODO: as said above: flush_client() a queue that MSG would
+	//: /* TODO: as said above: chat_flush() a queue that MSG would
 	//:  * overfill, then queue_append(); make C leave if it still fails. */
 	//: (void)queue_append;
 	if (c->out_len + len > OUT_QUEUE_LIMIT)
-		flush_client(c);
+		chat_flush(c);
 	if (c->leaving[0] == '\0' && queue_append(c, msg, len) == -1)
 		chat_leave(c, errno == ENOBUFS ? "too slow: 64 KiB unread" : strerror(errno));
 	/* END SOLUTION */
@@ -288,7 +267,7 @@ static int serve(void)
 			if (pfds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
 				chat_read(chat_clients[i]);
 		for (size_t i = 0; i < chat_count; i++)
-			flush_client(chat_clients[i]);
+			chat_flush(chat_clients[i]);
 		chat_drop_leaving();
 	}
 	return 0;
