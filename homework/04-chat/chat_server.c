@@ -65,7 +65,7 @@ static int listen_fd;
 static struct pollfd pfds[1 + MAX_CLIENTS];   /* 0: the listener, 1...: clients */
 
 /* =========================================================================
- * Part 1. Start-up and the log.
+ * Part 1. Start-up.
  * ========================================================================= */
 
 /* Set O_NONBLOCK on FD: calls on it then fail with EAGAIN instead of waiting. */
@@ -88,7 +88,7 @@ static int open_listener(const char *host, const char *port)
 }
 
 /* =========================================================================
- * Part 2. Output: a queue per client, sent as the socket allows.
+ * Part 2. Output: a queue per client (chat_flush() sends it).
  * ========================================================================= */
 
 /* Append LEN bytes of DATA to C's output queue.  Returns 0, or -1 with errno set. */
@@ -110,7 +110,7 @@ void send_to(struct client *c, const char *msg, size_t len)
 }
 
 /* =========================================================================
- * Part 3. Clients: arriving, reading, leaving.
+ * Part 3. Clients arriving.
  * ========================================================================= */
 
 /*

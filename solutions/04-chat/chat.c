@@ -266,7 +266,7 @@ void chat_received(struct client *c, const char *data, size_t len)
 }
 
 /* =========================================================================
- * Part 4. What every transport needs: reading, sending, closing, the log.
+ * Part 3. What every transport needs: reading, sending, closing, the log.
  * ========================================================================= */
 
 void chat_read(struct client *c)

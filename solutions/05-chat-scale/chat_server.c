@@ -58,7 +58,7 @@ static int spare_fd;  /* kept free for refusing a connection */
 static struct pollfd pfds[1 + MAX_OPEN_FILES];
 
 /* =========================================================================
- * Part 1. Start-up and the log.
+ * Part 1. Start-up.
  * ========================================================================= */
 
 /*
@@ -105,7 +105,7 @@ static int open_listener(const char *host, const char *port)
 }
 
 /* =========================================================================
- * Part 2. Output: a bounded queue per client, sent as the socket allows.
+ * Part 2. Output: a bounded queue per client (chat_flush() sends it).
  * ========================================================================= */
 
 /*
@@ -154,7 +154,7 @@ void send_to(struct client *c, const char *msg, size_t len)
 /* $end send_to */
 
 /* =========================================================================
- * Part 3. Clients: arriving, reading, leaving.
+ * Part 3. Clients arriving.
  * ========================================================================= */
 
 /*
