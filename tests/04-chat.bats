@@ -415,7 +415,7 @@ start_client() {
 	wait_for_size "$CLIENT_OUT" 10 3 "$CLIENT_PID" || fail "the client printed nothing"
 	# The listener has read everything: its end closes with a FIN.
 	kill "$NC_PID"
-	chat_poll 3 gone "$CLIENT_PID" || fail "the client still runs 3 s after the server closed"
+	wait_until 3 gone "$CLIENT_PID" || fail "the client still runs 3 s after the server closed"
 	status=0
 	wait "$CLIENT_PID" || status=$?
 	stderr=$(program_output "$CLIENT_ERR" | tr -d '\000')
@@ -476,7 +476,7 @@ start_client() {
 		kill -TERM -- "-$CLIENT_PID" 2>/dev/null || true
 		fail "3 s after its standard input, a pipe, ended, the client had not half-closed: the server never saw the end of its input (the client used $cpu ms of CPU meanwhile)"
 	fi
-	chat_poll 3 gone "$CLIENT_PID" || fail "the client still runs 3 s after the server closed"
+	wait_until 3 gone "$CLIENT_PID" || fail "the client still runs 3 s after the server closed"
 	status=0
 	wait "$CLIENT_PID" || status=$?
 	[ "$status" -eq 0 ] ||

@@ -45,18 +45,6 @@ chat_open_fifo() {
 	eval "exec $CHAT_FD<> \"\$1\""
 }
 
-# chat_poll SECS CMD...: run CMD every 10 ms until it succeeds; false after
-# SECS seconds.
-chat_poll() {
-	local end
-	end=$(($(os_now_ms) + $(_harness_ms "$1")))
-	shift
-	until "$@"; do
-		[ "$(os_now_ms)" -lt "$end" ] || return 1
-		sleep 0.01
-	done
-}
-
 # chat_count LABEL REGEX: how many lines the client LABEL received match REGEX.
 chat_count() {
 	program_output "$(chat_out "$1")" 1048576 | LC_ALL=C grep -Eac -- "$2" || true
