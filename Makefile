@@ -18,7 +18,7 @@ WERROR   := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -O1
 
 export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC HOMEWORK LESSON CLASS
 
-.PHONY: help deps build peers skeletons solutions-release grade grade-class watch hint test check fuzz bench bench-grade demo slides clean
+.PHONY: help deps build peers skeletons solutions-release grade grade-class watch hint test check mutants fuzz bench bench-grade demo slides clean
 
 help:
 	@echo "socklab: network programming with sockets in C"
@@ -34,6 +34,8 @@ help:
 	@echo "  make skeletons          regenerate homework/ from solutions/"
 	@echo "  make solutions-release  clean copies of the solutions (no markers) in $(BUILD)/solutions-release/"
 	@echo "  make test               the project's own checks"
+	@echo "  make mutants            grade the course's buggy solutions: every one must lose points"
+	@echo "  make mutants LESSON=03 RUNS=10  one lesson, each mutant graded 10 times"
 	@echo "  make fuzz SECONDS=60    fuzz the chat server's lines, and test mkskel's markers, for N s each"
 	@echo "Lecturers:"
 	@echo "  make demo LESSON=01     live demo in tmux (F12 ends it)"
@@ -96,6 +98,12 @@ test:
 	@tests/check
 
 check: test
+
+# The mutants of tests/mutants/: each a plausible bug in a reference
+# solution, which the tests must catch (tools/mutants).
+RUNS ?= 1
+mutants: deps
+	@tools/mutants -n "$(RUNS)" $${LESSON:+-l "$$LESSON"}
 
 # Fuzzing: each libFuzzer target of tests/fuzz/ for SECONDS, then the
 # mkskel property test as long (tools/fuzz; output in $(BUILD)/fuzz/).
