@@ -331,30 +331,10 @@ _harness_sweep() {
 }
 
 _harness_leftovers() {
-	os_sweep_candidates "$HARNESS_MARK" "$HARNESS_BIN/"
-	case $HARNESS_JAIL_MODE in
-	uid:*) os_procs_of_user "${HARNESS_JAIL_MODE#uid:}" ;;
-	esac
-	[ -z "${SOCKLAB_PIDNS:-}" ] || _harness_strangers
-}
-
-# _harness_strangers: in a process namespace of the lesson's own (PID 1 is
-# the sandbox's), the processes that descend neither from the harness's
-# bats nor are PID 1: orphans of the programs under test.
-_harness_strangers() {
-	os_procs | awk -v self=$$ '
-		{ parent[$1] = $2; state[$1] = $4 }
-		END {
-			# bats: the ancestor of this shell whose parent is PID 1.
-			b = self
-			while (b in parent && parent[b] != 1 && parent[b] != 0) b = parent[b]
-			for (p in parent) {
-				if (p == 1 || state[p] == "Z") continue
-				q = p
-				while (q in parent && q != b && q != 1 && q != 0) q = parent[q]
-				if (q != b) print p
-			}
-		}'
+	local uid=- self=-
+	case $HARNESS_JAIL_MODE in uid:*) uid=${HARNESS_JAIL_MODE#uid:} ;; esac
+	[ -z "${SOCKLAB_PIDNS:-}" ] || self=$$
+	os_leftovers "$HARNESS_MARK" "$HARNESS_BIN/" "$uid" "$self"
 }
 
 # --------------------------------------------------------- time limits --
@@ -715,8 +695,18 @@ start_process() {
 # PID has exited, or as soon as PID's process group listens on another
 # TCP port (HARNESS_ELSEWHERE is then that port).
 wait_listening() {
-	local pid=${3:-}
+	local pid=${3:-} status=0 ports
 	HARNESS_ELSEWHERE=
+	if [ -n "$pid" ]; then
+		ports=$(os_wait_listening "$1" "$2" "$pid" "$(_harness_ms "${SOCKLAB_WAIT:-5}")") || status=$?
+		case $status in
+		0) return 0 ;;
+		# Gone: once this shell has reaped it, as the caller will ask.
+		3) wait_until 1 gone "$pid"; return 1 ;;
+		4) HARNESS_ELSEWHERE=${ports//$'\n'/ }; return 1 ;;
+		1) return 1 ;;
+		esac
+	fi
 	wait_until "${SOCKLAB_WAIT:-5}" _harness_ready_or_gone "$@" || return 1
 	[ -z "$HARNESS_ELSEWHERE" ] || return 1
 	[ -z "$pid" ] || kill -0 "$pid" 2>/dev/null

@@ -189,20 +189,6 @@ os_procs() {
 	fi
 }
 
-# os_procs_of_user UID: the processes of user UID, zombies left out.
-os_procs_of_user() {
-	if [ "$OS_MODE" = linux ]; then
-		# The owner of /proc/PID is the process's effective user.
-		# shellcheck disable=SC2012 # the names are PIDs
-		ls -ln /proc 2>/dev/null | awk -v u="$1" '$3 == u && $NF ~ /^[0-9]+$/ { print $NF }' |
-			while read -r pid; do
-				case $(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) in Z* | "") ;; *) echo "$pid" ;; esac
-			done
-	else
-		ps -A -o pid= -o uid= -o stat= 2>/dev/null | awk -v u="$1" '$2 == u && $3 !~ /^Z/ { print $1 }'
-	fi
-}
-
 # os_threads PID: how many threads process PID has (0 if it is gone).
 os_threads() {
 	if [ "$OS_MODE" = linux ]; then
@@ -263,24 +249,46 @@ os_fd_count() {
 	fi
 }
 
-# os_sweep_candidates MARK PREFIX: processes (one PID a line) that are
-# surely programs under test: their environment holds MARK (Linux), or
-# their command line holds PREFIX (the folder of the lesson's programs).
-# Zombies are not listed.
-os_sweep_candidates() {
+# os_leftovers MARK PREFIX UID SELF: processes (one PID a line) that are
+# surely programs under test, zombies left out: their environment holds
+# MARK (Linux), or their command line holds PREFIX (the folder of the
+# lesson's programs), or their executable is there (Linux: a program that
+# rewrote its command line and environment still runs its own executable);
+# unless UID is "-", every process of user UID; and unless SELF is "-" (in
+# a process namespace of the lesson's own, PID 1 the sandbox's), every
+# process that descends neither from SELF's bats nor is PID 1: orphans of
+# the programs under test.  The same PID may be listed twice.
+os_leftovers() {
 	if [ "$OS_MODE" = linux ]; then
-		grep -laF -e "$1" -- /proc/[0-9]*/environ 2>/dev/null | sed 's|^/proc/\([0-9]*\)/.*|\1|'
-		grep -laF -e "$2" -- /proc/[0-9]*/cmdline 2>/dev/null | sed 's|^/proc/\([0-9]*\)/.*|\1|'
-		# A program that rewrote its command line and environment still
-		# runs its own executable.
-		# shellcheck disable=SC2012 # the names are /proc/PID/exe
-		ls -l /proc/[0-9]*/exe 2>/dev/null | awk -v p=" -> $2" '
-			{ i = index($0, p); if (i > 0) { s = substr($0, 1, i - 1); sub(/\/exe$/, "", s); sub(/.*\/proc\//, "", s); print s } }'
+		"$OS_PROBE" sweep "$@"
 		return 0
 	fi
-	ps -A -o pid= -o args= 2>/dev/null | awk -v p="$2" '{
-		pid = $1
-		sub(/^ *[0-9]+ /, "")
-		if (index($0, p) > 0) print pid
+	ps -A -o pid= -o uid= -o stat= -o args= 2>/dev/null | awk -v p="$2" -v u="$3" '{
+		pid = $1; uid = $2; stat = $3
+		sub(/^ *[0-9]+ +[0-9]+ +[^ ]+ /, "")
+		if (stat !~ /^Z/ && (index($0, p) > 0 || uid == u)) print pid
 	}'
+	[ "$4" = - ] || os_procs | awk -v self="$4" '
+		{ parent[$1] = $2; state[$1] = $4 }
+		END {
+			# bats: the ancestor of SELF whose parent is PID 1.
+			b = self
+			while (b in parent && parent[b] != 1 && parent[b] != 0) b = parent[b]
+			for (p in parent) {
+				if (p == 1 || state[p] == "Z") continue
+				q = p
+				while (q in parent && q != b && q != 1 && q != 0) q = parent[q]
+				if (q != b) print p
+			}
+		}'
+}
+
+# os_wait_listening PROTO PORT PID MS: wait until PORT listens (tcp) or is
+# bound (udp): exit 0; 3 as soon as process PID is gone (or a zombie); 4 as
+# soon as PID's process group listens on other TCP ports only (printed one
+# a line); 1 after MS milliseconds.  Exit 5: this OS layer cannot wait in
+# one process (portable): poll os_listening and os_listen_ports instead.
+os_wait_listening() {
+	[ "$OS_MODE" = linux ] || return 5
+	"$OS_PROBE" listen "$@"
 }

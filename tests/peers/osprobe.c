@@ -21,6 +21,23 @@
  *                                 this program nor the lessons' programs
  *                                 call setlocale)
  *
+ * Two more answer from Linux's /proc, for the harness's linux mode: each
+ * does in one process what would take a dozen shell tools every time.
+ *   osprobe listen tcp|udp PORT PID MS
+ *                                 wait until PORT listens (tcp) or is bound
+ *                                 (udp): exit 0; 3 as soon as process PID
+ *                                 is gone; 4 as soon as PID's process group
+ *                                 listens on other TCP ports only (printed,
+ *                                 one a line); 1 when MS milliseconds pass
+ *   osprobe sweep MARK PREFIX UID SELF
+ *                                 print the PIDs of the processes, zombies
+ *                                 left out, whose environment holds MARK,
+ *                                 whose command line holds PREFIX, whose
+ *                                 executable is under PREFIX, whose user is
+ *                                 UID (unless "-"), or (unless SELF is "-")
+ *                                 that descend neither from SELF's oldest
+ *                                 ancestor below PID 1 nor are PID 1
+ *
  * The grader builds this program with the compiler that built the programs
  * under test, so that "strerror" answers with their C library's words.
  * Exit status 2 on a usage error.
@@ -28,6 +45,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
@@ -36,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,7 +78,8 @@ static const struct {
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: osprobe now | ipv6 | inuse tcp|udp PORT | lines FILE REGEX COUNT MS | strerror NAME...\n");
+	fprintf(stderr, "usage: osprobe now | ipv6 | inuse tcp|udp PORT | lines FILE REGEX COUNT MS | strerror NAME...\n"
+			"       osprobe listen tcp|udp PORT PID MS | sweep MARK PREFIX UID SELF\n");
 	return 2;
 }
 
@@ -175,6 +195,267 @@ static int inuse(const char *proto, const char *port_text)
 	return bind_fails(AF_INET6, (struct sockaddr *)&v6, sizeof v6, type) ? 0 : 1;
 }
 
+/* ------------------------------------------------------------- /proc -- */
+
+enum { PROCS_MAX = 1 << 16, INODES_MAX = 4096, FILE_MAX = 1 << 20, PATH_MAX_LINK = 4096 };
+
+struct proc {
+	long pid, ppid, pgid;
+	char state;
+};
+
+/* Read /proc/PID/stat into P; 0 if the process is gone.  The command name
+ * may hold spaces and parentheses: the fields start after the last ")". */
+static int proc_stat(long pid, struct proc *p)
+{
+	char path[64], buf[1024], *rest;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((rest = strrchr(buf, ')')) == NULL)
+		return 0;
+	p->pid = pid;
+	return sscanf(rest + 1, " %c %ld %ld", &p->state, &p->ppid, &p->pgid) == 3;
+}
+
+/* Every process, in PROCS (at most PROCS_MAX); their number. */
+static size_t proc_list(struct proc *procs)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	if (dir == NULL)
+		return 0;
+	while ((e = readdir(dir)) != NULL && n < PROCS_MAX) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (*end == '\0' && pid > 0 && proc_stat(pid, &procs[n]))
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/* FILE into BUF, at most FILE_MAX bytes: their number, or -1. */
+static ssize_t read_file(const char *file, char *buf)
+{
+	int fd = open(file, O_RDONLY);
+	size_t len = 0;
+	ssize_t n = 0;
+
+	if (fd == -1)
+		return -1;
+	while (len < FILE_MAX && (n = read(fd, buf + len, FILE_MAX - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	return n == -1 ? -1 : (ssize_t)len;
+}
+
+/* Whether the LEN bytes at HAY hold the string NEEDLE. */
+static int holds(const char *hay, size_t len, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (size_t i = 0; n <= len && i <= len - n; i++)
+		if (memcmp(hay + i, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Call FOUND(PORT, INODE, STATE) for each socket of /proc/net/PROTO and
+ * PROTO6; stop and return 1 as soon as it returns 1. */
+static int sockets(const char *proto, int (*found)(unsigned port, unsigned long inode, unsigned state))
+{
+	for (int v6 = 0; v6 < 2; v6++) {
+		char path[32], line[512];
+		FILE *f;
+		int hit = 0;
+
+		snprintf(path, sizeof path, "/proc/net/%s%s", proto, v6 ? "6" : "");
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (!hit && fgets(line, sizeof line, f) != NULL) {
+			unsigned port, state;
+			unsigned long inode;
+
+			if (sscanf(line, " %*s %*[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu",
+				   &port, &state, &inode) == 3)
+				hit = found(port, inode, state);
+		}
+		fclose(f);
+		if (hit)
+			return 1;
+	}
+	return 0;
+}
+
+static unsigned want_port, want_state;
+static unsigned long group_inodes[INODES_MAX];
+static size_t group_inode_count;
+static unsigned other_ports[64];
+static size_t other_count;
+
+static int is_wanted(unsigned port, unsigned long inode, unsigned state)
+{
+	(void)inode;
+	return port == want_port && state == want_state;
+}
+
+/* A listening socket of the group: note its port. */
+static int is_group_listener(unsigned port, unsigned long inode, unsigned state)
+{
+	size_t i;
+
+	if (state != 0x0A)
+		return 0;
+	for (i = 0; i < group_inode_count && group_inodes[i] != inode; i++)
+		;
+	if (i == group_inode_count)
+		return 0;
+	for (i = 0; i < other_count && other_ports[i] != port; i++)
+		;
+	if (i == other_count && other_count < sizeof other_ports / sizeof other_ports[0])
+		other_ports[other_count++] = port;
+	return 0;
+}
+
+/* The socket inodes held by the processes of group PGID. */
+static void group_sockets(long pgid, struct proc *procs)
+{
+	size_t n = proc_list(procs);
+
+	group_inode_count = 0;
+	for (size_t i = 0; i < n; i++) {
+		char path[64];
+		DIR *dir;
+		struct dirent *e;
+
+		if (procs[i].pgid != pgid)
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/fd", procs[i].pid);
+		if ((dir = opendir(path)) == NULL)
+			continue;
+		while ((e = readdir(dir)) != NULL && group_inode_count < INODES_MAX) {
+			char link[PATH_MAX_LINK], target[64];
+			ssize_t len;
+			unsigned long inode;
+
+			snprintf(link, sizeof link, "%s/%s", path, e->d_name);
+			if ((len = readlink(link, target, sizeof target - 1)) <= 0)
+				continue;
+			target[len] = '\0';
+			if (sscanf(target, "socket:[%lu]", &inode) == 1)
+				group_inodes[group_inode_count++] = inode;
+		}
+		closedir(dir);
+	}
+}
+
+static int listen_wait(const char *proto, const char *port_text, const char *pid_text, const char *ms_text)
+{
+	const struct timespec soon = { .tv_nsec = 5000000 }, later = { .tv_nsec = 25000000 };
+	static struct proc procs[PROCS_MAX];
+	long pid = strtol(pid_text, NULL, 10);
+	long long end = now_ms() + strtol(ms_text, NULL, 10);
+	int tcp = strcmp(proto, "tcp") == 0;
+	struct proc p;
+
+	if (!tcp && strcmp(proto, "udp") != 0)
+		return usage();
+	want_port = (unsigned)strtoul(port_text, NULL, 10);
+	want_state = tcp ? 0x0A : 0x07; /* LISTEN; an unconnected UDP socket: CLOSE */
+	for (int tries = 0;; tries++) {
+		if (pid <= 0 || !proc_stat(pid, &p) || p.state == 'Z')
+			return 3;
+		if (sockets(proto, is_wanted))
+			return 0;
+		if (tcp) {
+			group_sockets(pid, procs);
+			other_count = 0;
+			sockets("tcp", is_group_listener);
+			/* Read after the group's sockets: the port may listen by now. */
+			if (other_count > 0 && !sockets(proto, is_wanted)) {
+				for (size_t i = 0; i < other_count; i++)
+					printf("%u\n", other_ports[i]);
+				return 4;
+			}
+		}
+		if (now_ms() >= end)
+			return 1;
+		/* Most programs listen within milliseconds: look often at first. */
+		nanosleep(tries < 20 ? &soon : &later, NULL);
+	}
+}
+
+static int sweep(const char *mark, const char *prefix, const char *uid_text, const char *self_text)
+{
+	static struct proc procs[PROCS_MAX];
+	static char buf[FILE_MAX];
+	size_t n = proc_list(procs);
+	long self = strcmp(self_text, "-") == 0 ? 0 : strtol(self_text, NULL, 10);
+	long bats = self;
+	int by_uid = strcmp(uid_text, "-") != 0;
+	uid_t uid = (uid_t)strtoul(uid_text, NULL, 10);
+
+	/* bats: the ancestor of SELF whose parent is PID 1 (or 0). */
+	for (int hops = 0; self > 0 && hops < PROCS_MAX; hops++) {
+		size_t j;
+
+		for (j = 0; j < n && procs[j].pid != bats; j++)
+			;
+		if (j == n || procs[j].ppid <= 1)
+			break;
+		bats = procs[j].ppid;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char path[64], target[PATH_MAX_LINK];
+		struct stat st;
+		ssize_t len;
+		int hit = 0;
+
+		if (procs[i].state == 'Z')
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/environ", procs[i].pid);
+		if ((len = read_file(path, buf)) > 0 && holds(buf, (size_t)len, mark))
+			hit = 1;
+		snprintf(path, sizeof path, "/proc/%ld/cmdline", procs[i].pid);
+		if (!hit && (len = read_file(path, buf)) > 0 && holds(buf, (size_t)len, prefix))
+			hit = 1;
+		snprintf(path, sizeof path, "/proc/%ld/exe", procs[i].pid);
+		if (!hit && (len = readlink(path, target, sizeof target - 1)) > 0) {
+			target[len] = '\0';
+			hit = strncmp(target, prefix, strlen(prefix)) == 0;
+		}
+		snprintf(path, sizeof path, "/proc/%ld", procs[i].pid);
+		if (!hit && by_uid && stat(path, &st) == 0 && st.st_uid == uid)
+			hit = 1;
+		if (!hit && self > 0 && procs[i].pid != 1) {
+			/* A stranger: no ancestor is bats. */
+			long q = procs[i].pid;
+
+			for (int hops = 0; hops < PROCS_MAX && q != bats && q > 1; hops++) {
+				size_t j;
+
+				for (j = 0; j < n && procs[j].pid != q; j++)
+					;
+				q = j == n ? 0 : procs[j].ppid;
+			}
+			hit = q != bats;
+		}
+		if (hit)
+			printf("%ld\n", procs[i].pid);
+	}
+	return 0;
+}
+
 static int print_strerror(int argc, char **argv)
 {
 	int status = 0;
@@ -204,6 +485,10 @@ int main(int argc, char **argv)
 		return inuse(argv[2], argv[3]);
 	if (argc == 6 && strcmp(argv[1], "lines") == 0)
 		return lines(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 6 && strcmp(argv[1], "listen") == 0)
+		return listen_wait(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 6 && strcmp(argv[1], "sweep") == 0)
+		return sweep(argv[2], argv[3], argv[4], argv[5]);
 	if (argc >= 3 && strcmp(argv[1], "strerror") == 0)
 		return print_strerror(argc - 2, argv + 2);
 	return usage();
