@@ -25,8 +25,15 @@ CHAT_NEXT_FD=5
 
 # chat_var FIELD LABEL: the value of CHAT_FIELD_LABEL.
 chat_var() {
+	_chat_get "$1" "$2"
+	printf '%s\n' "$CHAT_VALUE"
+}
+
+# _chat_get FIELD LABEL: set CHAT_VALUE to CHAT_FIELD_LABEL, in this shell
+# (the helpers below call it often: a $(chat_var) would cost a process).
+_chat_get() {
 	local name=CHAT_${1}_$2
-	printf '%s\n' "${!name:-}"
+	CHAT_VALUE=${!name:-}
 }
 
 # chat_out LABEL: the file holding what the client LABEL received.
@@ -47,7 +54,8 @@ chat_open_fifo() {
 
 # chat_count LABEL REGEX: how many lines the client LABEL received match REGEX.
 chat_count() {
-	program_output "$(chat_out "$1")" 1048576 | LC_ALL=C grep -Eac -- "$2" || true
+	_chat_get OUT "$1"
+	program_output "$CHAT_VALUE" 1048576 | LC_ALL=C grep -Eac -- "$2" || true
 }
 
 # chat_show LABEL [MAX]: what the client LABEL received, escaped (at most
@@ -73,13 +81,15 @@ chat_escape() {
 # its first MiB) match REGEX.  osprobe reads only what is new, every 2 ms,
 # in one process: a loop of grep would cost processes every few ms.
 wait_for_lines() {
-	"$OS_PROBE" lines "$1" "$2" "$3" "$(_harness_ms "$4")"
+	_harness_ms "$4"
+	"$OS_PROBE" lines "$1" "$2" "$3" "$HARNESS_MS"
 }
 
 # chat_wait LABEL REGEX [COUNT] [SECS]: wait until COUNT lines (default 1)
 # that the client LABEL received match REGEX; on failure say what it got.
 chat_wait() {
-	wait_for_lines "$(chat_out "$1")" "$2" "${3:-1}" "${4:-3}" && return 0
+	_chat_get OUT "$1"
+	wait_for_lines "$CHAT_VALUE" "$2" "${3:-1}" "${4:-3}" && return 0
 	{
 		echo "-- after ${4:-3}s, $1 has not received ${3:-1} line(s) matching: $2"
 		chat_show "$1"
@@ -110,23 +120,25 @@ chat_join() {
 	chat_connect "$@"
 	chat_wait "$label" '^\* Welcome, guest[0-9]+! ' ||
 		fail "client $label got no line '* Welcome, guestN! Commands: /nick NAME, /who, /quit'"
-	line=$(program_output "$(chat_out "$label")" 200 | head -n 1)
+	_chat_get OUT "$label"
+	# The welcome is the first line (a NUL byte in it is dropped).
+	IFS= read -r line < "$CHAT_VALUE" || true
 	line=${line#\* Welcome, }
 	printf -v "CHAT_NAME_$label" '%s' "${line%%!*}"
 }
 
 # chat_say LABEL LINE...: the client LABEL sends each LINE with an LF.
 chat_say() {
-	local fd
-	fd=$(chat_var FD "$1")
+	_chat_get FD "$1"
 	shift
-	printf '%s\n' "$@" >&"$fd"
+	printf '%s\n' "$@" >&"$CHAT_VALUE"
 }
 
 # chat_send_file LABEL FILE: the client LABEL sends the content of FILE (a
 # server that stops reading cannot block the test for more than 5 s).
 chat_send_file() {
-	bounded 5 cat "$2" >&"$(chat_var FD "$1")" || fail "could not send $2 through client $1 within 5 s: does the server read?"
+	_chat_get FD "$1"
+	bounded 5 cat "$2" >&"$CHAT_VALUE" || fail "could not send $2 through client $1 within 5 s: does the server read?"
 }
 
 # chat_sync LABEL: send /who from the client LABEL and wait for the reply.

@@ -392,12 +392,13 @@ _harness_descendants() {
 		}'
 }
 
-# _harness_ms SECS: SECS (may have a fraction) in milliseconds.
+# _harness_ms SECS: set HARNESS_MS to SECS (may have a fraction) in
+# milliseconds.
 _harness_ms() {
 	local whole=${1%%.*} frac=
 	case $1 in *.*) frac=${1#*.} ;; esac
 	frac=${frac}000
-	echo $((${whole:-0} * 1000 + 10#${frac:0:3}))
+	HARNESS_MS=$((${whole:-0} * 1000 + 10#${frac:0:3}))
 }
 
 # wait_until SECS CMD...: run CMD every 50 ms until it succeeds; false if
@@ -405,12 +406,15 @@ _harness_ms() {
 # synchronise: on a condition, never on a fixed delay.
 wait_until() {
 	local end tries=0
-	end=$(($(os_now_ms) + $(_harness_ms "$1")))
+	os_now
+	_harness_ms "$1"
+	end=$((OS_NOW_MS + HARNESS_MS))
 	shift
 	while :; do
 		"$@" && return 0
 		[ ! -e "$T/.deadline" ] || return 1
-		[ "$(os_now_ms)" -lt "$end" ] || return 1
+		os_now
+		[ "$OS_NOW_MS" -lt "$end" ] || return 1
 		# Most conditions come true within milliseconds: look often at first.
 		if [ "$tries" -lt 5 ]; then
 			sleep 0.01
@@ -425,13 +429,16 @@ wait_until() {
 # process PID has exited (a program that died will not make CMD true).
 wait_while_alive() {
 	local pid=$1 end
-	end=$(($(os_now_ms) + $(_harness_ms "$2")))
+	os_now
+	_harness_ms "$2"
+	end=$((OS_NOW_MS + HARNESS_MS))
 	shift 2
 	while :; do
 		"$@" && return 0
 		kill -0 "$pid" 2>/dev/null || { "$@"; return; }
 		[ ! -e "$T/.deadline" ] || return 1
-		[ "$(os_now_ms)" -lt "$end" ] || return 1
+		os_now
+		[ "$OS_NOW_MS" -lt "$end" ] || return 1
 		sleep 0.05
 	done
 }
@@ -698,7 +705,8 @@ wait_listening() {
 	local pid=${3:-} status=0 ports
 	HARNESS_ELSEWHERE=
 	if [ -n "$pid" ]; then
-		ports=$(os_wait_listening "$1" "$2" "$pid" "$(_harness_ms "${SOCKLAB_WAIT:-5}")") || status=$?
+		_harness_ms "${SOCKLAB_WAIT:-5}"
+		ports=$(os_wait_listening "$1" "$2" "$pid" "$HARNESS_MS") || status=$?
 		case $status in
 		0) return 0 ;;
 		# Gone: once this shell has reaped it, as the caller will ask.

@@ -51,18 +51,25 @@ os_setup() {
 
 # os_now_ms: a monotonic clock in milliseconds.
 os_now_ms() {
+	os_now
+	echo "$OS_NOW_MS"
+}
+
+# os_now: set OS_NOW_MS to os_now_ms's clock, in this shell (on Linux
+# without a process: loops that look at the clock often call this).
+os_now() {
 	if [ "$OS_MODE" = linux ]; then
 		if [ -n "${EPOCHREALTIME:-}" ]; then # bash32: ok bash 5 only, /proc/uptime otherwise
 			local t=${EPOCHREALTIME/[.,]/} # bash32: ok bash 5 only, tested above
-			echo $((t / 1000))
+			OS_NOW_MS=$((t / 1000))
 			return
 		fi
 		local up
 		read -r up _ < /proc/uptime
 		up=${up/./}
-		echo $((10#$up * 10))
+		OS_NOW_MS=$((10#$up * 10))
 	else
-		"$OS_PROBE" now
+		OS_NOW_MS=$("$OS_PROBE" now)
 	fi
 }
 
@@ -80,11 +87,7 @@ os_has_ipv6_loopback() {
 # os_port_in_use PROTO PORT: some socket of PROTO (tcp or udp) uses local
 # port PORT.
 os_port_in_use() {
-	if [ "$OS_MODE" = linux ]; then
-		_os_proc_net "$1" | awk -v p="$2" '$1 == p { found = 1 } END { exit !found }'
-	else
-		"$OS_PROBE" inuse "$1" "$2"
-	fi
+	"$OS_PROBE" inuse "$1" "$2"
 }
 
 # os_listening PROTO PORT: a TCP socket listens on PORT, or (udp) a UDP
