@@ -6,8 +6,8 @@
  *   osprobe now                   monotonic time in milliseconds
  *   osprobe ipv6                  exit 0 if a socket can be bound to ::1
  *   osprobe inuse tcp|udp PORT    exit 0 if a socket of that protocol is
- *                                 bound to PORT on 127.0.0.1 (a bind there
- *                                 fails with EADDRINUSE), 1 if not
+ *                                 bound to PORT on 127.0.0.1 or ::1 (a bind
+ *                                 there fails with EADDRINUSE), 1 if not
  *   osprobe lines FILE REGEX COUNT MS
  *                                 wait until COUNT lines of FILE (of its
  *                                 first MiB) match the extended regular
@@ -165,6 +165,8 @@ static int ipv6(void)
 
 /* True if binding ADDR fails with EADDRINUSE.  No SO_REUSEADDR: any
  * socket on the port, listening or not, makes the bind fail. */
+/* True if binding ADDR fails with EADDRINUSE.  No SO_REUSEADDR: any
+ * socket on the port, listening or not, makes the bind fail. */
 static int bind_fails(int family, const struct sockaddr *addr, socklen_t len, int type)
 {
 	int fd = socket(family, type, 0);
@@ -197,7 +199,7 @@ static int inuse(const char *proto, const char *port_text)
 
 /* ------------------------------------------------------------- /proc -- */
 
-enum { PROCS_MAX = 1 << 16, INODES_MAX = 4096, FILE_MAX = 1 << 20, PATH_MAX_LINK = 4096 };
+enum { PROCS_MAX = 1 << 16, INODES_MAX = 4096, SOCKS_MAX = 1 << 16, FILE_MAX = 1 << 20, PATH_MAX_LINK = 4096 };
 
 struct proc {
 	long pid, ppid, pgid;
@@ -270,69 +272,45 @@ static int holds(const char *hay, size_t len, const char *needle)
 	return 0;
 }
 
-/* Call FOUND(PORT, INODE, STATE) for each socket of /proc/net/PROTO and
- * PROTO6; stop and return 1 as soon as it returns 1. */
-static int sockets(const char *proto, int (*found)(unsigned port, unsigned long inode, unsigned state))
+/* A socket of the kernel's tables. */
+struct sock {
+	unsigned port;
+	unsigned long inode;
+};
+
+/* The sockets of /proc/net/PROTO and PROTO6 in state STATE, into SOCKS (at
+ * most SOCKS_MAX): their number.  Reading a table costs the kernel a walk
+ * of its whole hash of connections (milliseconds): read it seldom. */
+static size_t sockets(const char *proto, unsigned state, struct sock *socks)
 {
+	size_t n = 0;
+
 	for (int v6 = 0; v6 < 2; v6++) {
 		char path[32], line[512];
 		FILE *f;
-		int hit = 0;
 
 		snprintf(path, sizeof path, "/proc/net/%s%s", proto, v6 ? "6" : "");
 		if ((f = fopen(path, "r")) == NULL)
 			continue;
-		while (!hit && fgets(line, sizeof line, f) != NULL) {
-			unsigned port, state;
-			unsigned long inode;
+		while (n < SOCKS_MAX && fgets(line, sizeof line, f) != NULL) {
+			unsigned st;
 
 			if (sscanf(line, " %*s %*[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu",
-				   &port, &state, &inode) == 3)
-				hit = found(port, inode, state);
+				   &socks[n].port, &st, &socks[n].inode) == 3 && st == state)
+				n++;
 		}
 		fclose(f);
-		if (hit)
-			return 1;
 	}
-	return 0;
+	return n;
 }
 
-static unsigned want_port, want_state;
-static unsigned long group_inodes[INODES_MAX];
-static size_t group_inode_count;
-static unsigned other_ports[64];
-static size_t other_count;
-
-static int is_wanted(unsigned port, unsigned long inode, unsigned state)
+/* The socket inodes held by the processes of group PGID, into INODES (at
+ * most INODES_MAX): their number. */
+static size_t group_sockets(long pgid, unsigned long *inodes)
 {
-	(void)inode;
-	return port == want_port && state == want_state;
-}
+	static struct proc procs[PROCS_MAX];
+	size_t n = proc_list(procs), count = 0;
 
-/* A listening socket of the group: note its port. */
-static int is_group_listener(unsigned port, unsigned long inode, unsigned state)
-{
-	size_t i;
-
-	if (state != 0x0A)
-		return 0;
-	for (i = 0; i < group_inode_count && group_inodes[i] != inode; i++)
-		;
-	if (i == group_inode_count)
-		return 0;
-	for (i = 0; i < other_count && other_ports[i] != port; i++)
-		;
-	if (i == other_count && other_count < sizeof other_ports / sizeof other_ports[0])
-		other_ports[other_count++] = port;
-	return 0;
-}
-
-/* The socket inodes held by the processes of group PGID. */
-static void group_sockets(long pgid, struct proc *procs)
-{
-	size_t n = proc_list(procs);
-
-	group_inode_count = 0;
 	for (size_t i = 0; i < n; i++) {
 		char path[64];
 		DIR *dir;
@@ -343,50 +321,65 @@ static void group_sockets(long pgid, struct proc *procs)
 		snprintf(path, sizeof path, "/proc/%ld/fd", procs[i].pid);
 		if ((dir = opendir(path)) == NULL)
 			continue;
-		while ((e = readdir(dir)) != NULL && group_inode_count < INODES_MAX) {
+		while ((e = readdir(dir)) != NULL && count < INODES_MAX) {
 			char link[PATH_MAX_LINK], target[64];
 			ssize_t len;
-			unsigned long inode;
 
 			snprintf(link, sizeof link, "%s/%s", path, e->d_name);
 			if ((len = readlink(link, target, sizeof target - 1)) <= 0)
 				continue;
 			target[len] = '\0';
-			if (sscanf(target, "socket:[%lu]", &inode) == 1)
-				group_inodes[group_inode_count++] = inode;
+			if (sscanf(target, "socket:[%lu]", &inodes[count]) == 1)
+				count++;
 		}
 		closedir(dir);
 	}
+	return count;
 }
 
+/* The socket table is read only once the program's group holds a socket
+ * (or every tenth look, for a program that left its group). */
 static int listen_wait(const char *proto, const char *port_text, const char *pid_text, const char *ms_text)
 {
 	const struct timespec soon = { .tv_nsec = 5000000 }, later = { .tv_nsec = 25000000 };
-	static struct proc procs[PROCS_MAX];
+	static struct sock socks[SOCKS_MAX];
+	static unsigned long inodes[INODES_MAX];
 	long pid = strtol(pid_text, NULL, 10);
+	unsigned port = (unsigned)strtoul(port_text, NULL, 10);
 	long long end = now_ms() + strtol(ms_text, NULL, 10);
 	int tcp = strcmp(proto, "tcp") == 0;
+	/* LISTEN; for UDP, CLOSE: bound and not connected. */
+	unsigned state = tcp ? 0x0A : 0x07;
 	struct proc p;
 
 	if (!tcp && strcmp(proto, "udp") != 0)
 		return usage();
-	want_port = (unsigned)strtoul(port_text, NULL, 10);
-	want_state = tcp ? 0x0A : 0x07; /* LISTEN; an unconnected UDP socket: CLOSE */
 	for (int tries = 0;; tries++) {
+		size_t held, n, others = 0;
+
 		if (pid <= 0 || !proc_stat(pid, &p) || p.state == 'Z')
 			return 3;
-		if (sockets(proto, is_wanted))
-			return 0;
-		if (tcp) {
-			group_sockets(pid, procs);
-			other_count = 0;
-			sockets("tcp", is_group_listener);
-			/* Read after the group's sockets: the port may listen by now. */
-			if (other_count > 0 && !sockets(proto, is_wanted)) {
-				for (size_t i = 0; i < other_count; i++)
-					printf("%u\n", other_ports[i]);
-				return 4;
+		held = group_sockets(pid, inodes);
+		if (held > 0 || tries % 10 == 9) {
+			n = sockets(proto, state, socks);
+			for (size_t i = 0; i < n; i++)
+				if (socks[i].port == port)
+					return 0;
+			/* The group listens, but elsewhere: print those ports once. */
+			for (size_t i = 0; tcp && i < n; i++) {
+				size_t j = 0, k = 0;
+
+				while (j < held && inodes[j] != socks[i].inode)
+					j++;
+				while (k < i && socks[k].port != socks[i].port)
+					k++;
+				if (j < held && k == i) {
+					printf("%u\n", socks[i].port);
+					others++;
+				}
 			}
+			if (others > 0)
+				return 4;
 		}
 		if (now_ms() >= end)
 			return 1;
