@@ -10,13 +10,15 @@ LDLIBS   ?= -pthread
 # What to grade, and which lesson (01, 02, ... or empty for all).
 HOMEWORK ?= homework
 LESSON   ?=
+# Hidden tests as well: DIR/tests/NN-name.bats.
+HIDDEN   ?=
 # Which netcat the tests use: openbsd, traditional, ncat or busybox.
 NC       ?=
 
 BUILD    := build
 WERROR   := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -O1
 
-export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC HOMEWORK LESSON CLASS
+export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC HOMEWORK LESSON CLASS HIDDEN
 
 .PHONY: help deps build peers skeletons solutions-release grade grade-class watch hint test check mutants fuzz bench bench-grade demo slides clean
 
@@ -31,6 +33,7 @@ help:
 	@echo "Instructors:"
 	@echo "  make grade HOMEWORK=DIR grade another tree (a student's copy, or solutions)"
 	@echo "  make grade-class CLASS=DIR  grade every student folder in DIR"
+	@echo "  make grade HIDDEN=DIR   also run the hidden tests of DIR/tests/NN-name.bats"
 	@echo "  make skeletons          regenerate homework/ from solutions/"
 	@echo "  make solutions-release  clean copies of the solutions (no markers) in $(BUILD)/solutions-release/"
 	@echo "  make test               the project's own checks"
@@ -78,7 +81,7 @@ solutions-release:
 	@tools/mkskel --release $(BUILD)/solutions-release
 
 grade: deps
-	@tests/grade -h "$$HOMEWORK" $${LESSON:+-l "$$LESSON"}
+	@tests/grade -h "$$HOMEWORK" $${LESSON:+-l "$$LESSON"} $${HIDDEN:+-H "$$HIDDEN"}
 
 grade-class: deps
 	@test -n "$$CLASS" || { echo "usage: make grade-class CLASS=DIR" >&2; exit 2; }
