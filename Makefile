@@ -24,7 +24,7 @@ WERROR   := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -O1
 
 export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC HOMEWORK LESSON CLASS FORMAT OUT HIDDEN
 
-.PHONY: help deps build peers skeletons solutions-release grade grade-class watch hint test check mutants fuzz bench bench-grade demo slides clean
+.PHONY: help deps build peers skeletons solutions-release grade grade-class gradescope watch hint test check mutants fuzz bench bench-grade demo slides clean
 
 help:
 	@echo "socklab: network programming with sockets in C"
@@ -40,6 +40,8 @@ help:
 	@echo "  make grade HOMEWORK=DIR FORMAT=gradescope [OUT=FILE]  also write the results for Gradescope"
 	@echo "                          (or classroom, junit, tap, csv; several with commas)"
 	@echo "  make grade HIDDEN=DIR   also run the hidden tests of DIR/tests/NN-name.bats"
+	@echo "  make gradescope         the Gradescope autograder, $(BUILD)/gradescope/autograder.zip"
+	@echo "                          (LESSON=01: that lesson only; HIDDEN=DIR: with hidden tests)"
 	@echo "  make skeletons          regenerate homework/ from solutions/"
 	@echo "  make solutions-release  clean copies of the solutions (no markers) in $(BUILD)/solutions-release/"
 	@echo "  make test               the project's own checks"
@@ -94,6 +96,9 @@ grade: deps
 grade-class: deps
 	@test -n "$$CLASS" || { echo "usage: make grade-class CLASS=DIR" >&2; exit 2; }
 	@tools/grade-class "$$CLASS" $${LESSON:+"$$LESSON"}
+
+gradescope:
+	@tools/gradescope $${LESSON:+-l "$$LESSON"} $${HIDDEN:+-H "$$HIDDEN"}
 
 watch: deps
 	@test -n "$$LESSON" || { echo "usage: make watch LESSON=NN" >&2; exit 2; }
