@@ -10,15 +10,21 @@ LDLIBS   ?= -pthread
 # What to grade, and which lesson (01, 02, ... or empty for all).
 HOMEWORK ?= homework
 LESSON   ?=
+# Results for other tools as well (gradescope, classroom, junit, tap, csv;
+# several with commas), into OUT (one format) or build/grade/latest; and
+# hidden tests, DIR/tests/NN-name.bats.
+FORMAT   ?=
+OUT      ?=
+HIDDEN   ?=
 # Which netcat the tests use: openbsd, traditional, ncat or busybox.
 NC       ?=
 
 BUILD    := build
 WERROR   := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -O1
 
-export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC HOMEWORK LESSON CLASS
+export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC HOMEWORK LESSON CLASS FORMAT OUT HIDDEN
 
-.PHONY: help deps build peers skeletons solutions-release grade grade-class watch hint test check mutants fuzz bench bench-grade demo slides clean
+.PHONY: help deps build peers skeletons solutions-release grade grade-class gradescope watch hint test check mutants fuzz bench bench-grade demo slides clean
 
 help:
 	@echo "socklab: network programming with sockets in C"
@@ -31,6 +37,11 @@ help:
 	@echo "Instructors:"
 	@echo "  make grade HOMEWORK=DIR grade another tree (a student's copy, or solutions)"
 	@echo "  make grade-class CLASS=DIR  grade every student folder in DIR"
+	@echo "  make grade HOMEWORK=DIR FORMAT=gradescope [OUT=FILE]  also write the results for Gradescope"
+	@echo "                          (or classroom, junit, tap, csv; several with commas)"
+	@echo "  make grade HIDDEN=DIR   also run the hidden tests of DIR/tests/NN-name.bats"
+	@echo "  make gradescope         the Gradescope autograder, $(BUILD)/gradescope/autograder.zip"
+	@echo "                          (LESSON=01: that lesson only; HIDDEN=DIR: with hidden tests)"
 	@echo "  make skeletons          regenerate homework/ from solutions/"
 	@echo "  make solutions-release  clean copies of the solutions (no markers) in $(BUILD)/solutions-release/"
 	@echo "  make test               the project's own checks"
@@ -78,11 +89,16 @@ solutions-release:
 	@tools/mkskel --release $(BUILD)/solutions-release
 
 grade: deps
-	@tests/grade -h "$$HOMEWORK" $${LESSON:+-l "$$LESSON"}
+	@case "$$FORMAT" in *,*) [ -z "$$OUT" ] || { echo "make grade: OUT is one file: give one FORMAT with it" >&2; exit 2; } ;; esac; \
+	tests/grade -h "$$HOMEWORK" $${LESSON:+-l "$$LESSON"} $${HIDDEN:+-H "$$HIDDEN"} \
+		$$(for f in $$(echo "$$FORMAT" | tr , ' '); do printf ' -F %s' "$$f"; done) $${OUT:+-o "$$OUT"}
 
 grade-class: deps
 	@test -n "$$CLASS" || { echo "usage: make grade-class CLASS=DIR" >&2; exit 2; }
 	@tools/grade-class "$$CLASS" $${LESSON:+"$$LESSON"}
+
+gradescope:
+	@tools/gradescope $${LESSON:+-l "$$LESSON"} $${HIDDEN:+-H "$$HIDDEN"}
 
 watch: deps
 	@test -n "$$LESSON" || { echo "usage: make watch LESSON=NN" >&2; exit 2; }
