@@ -51,7 +51,7 @@ help:
 	@echo "Lecturers:"
 	@echo "  make demo LESSON=01     live demo in tmux (F12 ends it)"
 	@echo "  make demo LESSON=04 SCRIPT=1  netcat users chat by themselves"
-	@echo "  make slides             render the lecture to HTML"
+	@echo "  make slides             render the lecture to HTML, with its diagrams"
 	@echo "  make bench              performance benchmarks"
 	@echo "  make bench-grade        how long grading takes, against its targets"
 	@echo "Other:"
