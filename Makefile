@@ -41,7 +41,7 @@ help:
 	@echo "  make demo LESSON=01     live demo in tmux (F12 ends it)"
 	@echo "  make demo LESSON=04 SCRIPT=1  netcat users chat by themselves"
 	@echo "  make slides             render the lecture to HTML"
-	@echo "  make bench              performance benchmarks (lesson 05: a matrix against ncat, minutes)"
+	@echo "  make bench              performance benchmarks (lesson 05: a matrix against ncat, up to half an hour)"
 	@echo "  make bench BENCH_CLIENTS=1000 BENCH_SENDERS=all  part of it (tools/bench lists the BENCH_ variables)"
 	@echo "  make bench-grade        how long grading takes, against its targets"
 	@echo "Other:"
