@@ -4,7 +4,7 @@
 # works in a real browser.  The browser tests use headless Chromium and are
 # skipped, saying so, where none is installed; they leave a screenshot of
 # each diagram slide in build/slides/screenshots/.  The benchmark chart is
-# drawn from tests/fixtures/bench/cells.tsv.  Not a lesson suite: the
+# drawn from tests/fixtures/bench/chart.tsv.  Not a lesson suite: the
 # grader ignores it.
 
 bats_require_minimum_version 1.5.0
@@ -15,7 +15,7 @@ setup_file() {
 	export SLIDES_OUT=$BATS_FILE_TMPDIR/slides
 	export SHOTS=$TOP/build/slides/screenshots
 	if have_tools; then
-		BENCH_RESULTS=$TOP/tests/fixtures/bench/cells.tsv "$TOP/tools/slides" --no-update -o "$SLIDES_OUT" \
+		BENCH_RESULTS=$TOP/tests/fixtures/bench/chart.tsv "$TOP/tools/slides" --no-update -o "$SLIDES_OUT" \
 			> "$BATS_FILE_TMPDIR/render.log" 2>&1 || echo failed > "$BATS_FILE_TMPDIR/render.failed"
 	fi
 }
@@ -180,12 +180,12 @@ current_slide() {
 @test "the benchmark chart draws results with the machine's name, and says to run make bench without them" {
 	local lang
 	for lang in en ru; do
-		run "$TOP/tools/bench-chart" -l "$lang" "$TOP/tests/fixtures/bench/cells.tsv"
+		run "$TOP/tools/bench-chart" -l "$lang" "$TOP/tests/fixtures/bench/chart.tsv"
 		assert_success
 		assert_output --partial "ncat --chat"
 		assert_output --partial "test fixture, not a measurement"
 		assert_output --partial "1000c 10s w16 20B"
-		run "$TOP/tools/bench-chart" -l "$lang" -p build/bench/cells.tsv
+		run "$TOP/tools/bench-chart" -l "$lang" -p build/bench/chart.tsv
 		assert_success
 		assert_output --partial "make bench"
 	done
