@@ -15,6 +15,41 @@ teardown() {
 }
 
 # ------------------------------------------------------------ helpers --
+
+# server_in_state STATE: the server's process is in STATE (S: sleeping,
+# T: stopped).
+server_in_state() {
+	os_procs | awk -v p="$(prog_pid "$SERVER_PID")" -v s="$1" '$1 == p && $4 == s { found = 1 } END { exit !found }'
+}
+
+# server_blocked_sending PORT: the server sleeps while bytes wait in its
+# end of the connection on PORT: it is not in recv(), so it is blocked in
+# send().
+server_blocked_sending() {
+	server_in_state S &&
+		os_tcp_table | awk -v p="$1" '$1 == p && $3 == "ESTABLISHED" && $4 > 0 { found = 1 } END { exit !found }'
+}
+
+# start_stalled_client PORT BYTES: tcp_peer sends up to BYTES to the server
+# on PORT and reads nothing until told (a byte on fd 7: read 1 MiB more;
+# fd 7 closed: read it all); return once the server is blocked in send().
+# Sets STALL_PID and STALL_OUT.
+start_stalled_client() {
+	need_peer tcp_peer
+	mkfifo "$T/go"
+	exec 7<> "$T/go"
+	PROCESS_IN=$T/go start_process tcp_peer "$PEER" stall 127.0.0.1 "$1" "$2"
+	STALL_PID=$PROCESS_PID
+	STALL_OUT=$PROCESS_OUT
+	wait_for_line "$STALL_OUT" '^STALLED' 5 "$STALL_PID" || {
+		echo "-- tcp_peer sent to the server without reading the echo; it said:"
+		print_lines "$STALL_OUT"
+		fail "the server never stopped taking data: it must echo what it receives (and so block in send() when the client does not read)"
+	}
+	wait_until 3 server_blocked_sending "$1" ||
+		fail "the client stopped reading, but the server is not blocked in send() 3 s later"
+}
+
 # ------------------------------------------------------------- server --
 
 # bats test_tags=points:5
@@ -79,6 +114,42 @@ teardown() {
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
 }
 
+# bats test_tags=points:3
+@test "server finishes every send that a stop and continue signal cut short" {
+	# SIGSTOP and SIGCONT (Ctrl+Z, fg) while send() is blocked make it
+	# return the bytes it had copied so far: a short write.  Eight times,
+	# each at another point of the stream.
+	start_server echo_server 127.0.0.1 @PORT
+	start_stalled_client "$SERVER_PORT" 33554432
+	pid=$(prog_pid "$SERVER_PID")
+	for round in 1 2 3 4 5 6 7 8; do
+		wait_until 3 server_blocked_sending "$SERVER_PORT" || break
+		kill -STOP "$pid"
+		wait_until 3 server_in_state T || true
+		kill -CONT "$pid"
+		printf x >&7
+		wait_for_line "$STALL_OUT" "^READ $round\$" 3 "$STALL_PID" || break
+	done
+	exec 7>&-
+	wait_until 10 gone "$STALL_PID" || true
+	program_output "$STALL_OUT" | grep -q '^ECHO OK' || {
+		echo "-- tcp_peer sent 32 MiB of a known pattern, reading the echo only now and then;"
+		echo "   each time the server was blocked in send(), it was stopped and continued"
+		echo "   (SIGSTOP, SIGCONT), which makes send() return early: a short write. tcp_peer said:"
+		print_lines "$STALL_OUT"
+		fail "bytes of the echo were lost or repeated: after a short write, send the rest of the buffer"
+	}
+}
+
+# bats test_tags=points:3
+@test "server exits 0 on SIGTERM while blocked sending to a client that does not read" {
+	start_server echo_server 127.0.0.1 @PORT
+	start_stalled_client "$SERVER_PORT" 33554432
+	stop_server TERM
+	assert_server_exit 0 TERM
+	exec 7>&-
+}
+
 # bats test_tags=points:5
 @test "server serves a second client after the first leaves" {
 	start_server echo_server 127.0.0.1 @PORT
@@ -98,6 +169,11 @@ teardown() {
 	run bounded 10 "$PEER" reset 127.0.0.1 "$SERVER_PORT" 4000000
 	kill -0 "$SERVER_PID" 2>/dev/null ||
 		fail "the server exited after a client reset its connection mid-echo: ECONNRESET or EPIPE must end that connection only (and SIGPIPE must be ignored)"
+	wait_for_line "$SERVER_ERR" "^echo_server: .*($(errno_regex ECONNRESET)|$(errno_regex EPIPE))" 3 || {
+		echo "-- a client reset its connection while the server was sending; the server's standard error:"
+		print_lines "$SERVER_ERR"
+		fail "the server must report it: 'echo_server: send to 127.0.0.1:PORT: $(errno_text ECONNRESET)' (or recv from, or $(errno_text EPIPE))"
+	}
 	printf 'still there?' > "$T/sent"
 	nc_exchange 127.0.0.1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
@@ -109,7 +185,22 @@ teardown() {
 	# which also raises SIGPIPE: a server that does not ignore it dies.
 	start_server echo_server 127.0.0.1 @PORT
 	need_peer tcp_peer
-	# Three times: each peer sends 20000 bytes and closes without reading.
+	# First while nc holds the server: the peer's connection waits in the
+	# queue with its data and its close, so the server echoes to a socket
+	# already closed, and its next send() fails with EPIPE.
+	mkfifo "$T/in"
+	exec 7<> "$T/in"
+	PROCESS_IN=$T/in start_process nc "${NC_CMD[@]}" 127.0.0.1 "$SERVER_PORT"
+	nc_pid=$PROCESS_PID
+	wait_for_line "$SERVER_OUT" '^Connected by ' 3 "$SERVER_PID" ||
+		fail "no line 'Connected by ADDR:PORT' within 3 s of nc connecting"
+	run bounded 10 "$PEER" leave 127.0.0.1 "$SERVER_PORT" 20000
+	# nc leaves (its close ends the connection): the server takes the next.
+	kill "$nc_pid"
+	wait_until 3 gone "$nc_pid" || true
+	exec 7>&-
+	# Then three times as it comes: each peer sends 20000 bytes and closes
+	# without reading.
 	for round in 1 2 3; do
 		run bounded 10 "$PEER" leave 127.0.0.1 "$SERVER_PORT" 20000
 	done
@@ -127,10 +218,27 @@ teardown() {
 # bats test_tags=points:2
 @test "server prints Listening on and Connected by with real addresses" {
 	start_server echo_server 127.0.0.1 @PORT
-	printf 'x' | nc_exchange 127.0.0.1 "$SERVER_PORT" > /dev/null || true
+	mkfifo "$T/in"
+	exec 7<> "$T/in"
+	PROCESS_IN=$T/in start_process nc "${NC_CMD[@]}" 127.0.0.1 "$SERVER_PORT"
 	wait_for_line "$SERVER_OUT" '^Connected by 127\.0\.0\.1:[0-9]+$' 3 || true
 	check_server_line "^Listening on 127\.0\.0\.1:$SERVER_PORT\$" "'Listening on 127.0.0.1:$SERVER_PORT', the address and port it was given"
 	check_server_line '^Connected by 127\.0\.0\.1:[0-9]+$' "'Connected by 127.0.0.1:PORT', the client's address and port, once nc connected"
+	# nc's port: the local port of its end of the connection.
+	client_port=$(os_tcp_table | awk -v p="$SERVER_PORT" '$2 == p && $3 == "ESTABLISHED" { print $1; exit }')
+	[ -n "$client_port" ] || fail "grading tools: nc's end of the connection is not in the socket table"
+	check_server_line "^Connected by 127\.0\.0\.1:$client_port\$" "'Connected by 127.0.0.1:$client_port': nc's own port (the server's is $SERVER_PORT), as accept(2) gives it"
+	exec 7>&-
+}
+
+# bats test_tags=points:2
+@test "server without a HOST listens on every IPv4 interface" {
+	start_server echo_server '' @PORT
+	wait_for_line "$SERVER_OUT" '^Listening on ' 3 "$SERVER_PID" || true
+	check_server_line "^Listening on 0\.0\.0\.0:$SERVER_PORT\$" "'Listening on 0.0.0.0:$SERVER_PORT': an empty HOST means every IPv4 interface (AI_PASSIVE)"
+	printf 'any interface' > "$T/sent"
+	nc_exchange 127.0.0.1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
+	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
 }
 
 # bats test_tags=points:3
@@ -141,6 +249,7 @@ teardown() {
 	nc_exchange ::1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
 	assert_same_bytes "$T/sent" "$T/got" "$T/sent"
 	check_server_line "^Listening on \[?::1\]?:$SERVER_PORT\$" "'Listening on [::1]:$SERVER_PORT'"
+	check_server_line '^Connected by \[::1\]:[0-9]+$' "'Connected by [::1]:PORT', the IPv6 client's address in brackets"
 }
 
 # bats test_tags=points:3
@@ -159,6 +268,30 @@ teardown() {
 	run_noted 5 echo_server 127.0.0.1 "$SERVER_PORT"
 	assert_exit 1
 	check_message "^echo_server: .*$(errno_regex EADDRINUSE)" "'echo_server: ' and strerror(3)'s text for EADDRINUSE, as in 'echo_server: bind 127.0.0.1:$SERVER_PORT: $(errno_text EADDRINUSE)'"
+}
+
+# bats test_tags=points:3
+@test "server restarted at once binds its port while the last connection lingers" {
+	start_server echo_server 127.0.0.1 @PORT
+	mkfifo "$T/in"
+	exec 7<> "$T/in"
+	PROCESS_IN=$T/in start_process nc "${NC_CMD[@]}" 127.0.0.1 "$SERVER_PORT"
+	wait_for_line "$SERVER_OUT" '^Connected by ' 3 "$SERVER_PID" ||
+		fail "no line 'Connected by ADDR:PORT' within 3 s of nc connecting"
+	# The server closes first: its end of the connection stays on its
+	# port (FIN-WAIT-2, then TIME-WAIT) after it exits.
+	stop_server TERM
+	assert_server_exit 0 TERM
+	need_prog echo_server
+	echo "-- the first server, stopped while nc was connected, left that connection on port $SERVER_PORT"
+	note_run echo_server 127.0.0.1 "$SERVER_PORT"
+	start_process echo_server "$PROG" 127.0.0.1 "$SERVER_PORT"
+	wait_listening tcp "$SERVER_PORT" "$PROCESS_PID" || {
+		echo "-- its standard error:"
+		print_lines "$PROCESS_ERR"
+		fail "the restarted server did not listen on port $SERVER_PORT: set SO_REUSEADDR before bind(2)"
+	}
+	exec 7>&-
 }
 
 # bats test_tags=points:3
@@ -228,6 +361,34 @@ listener_connection_ended() {
 }
 
 # bats test_tags=points:3
+@test "client prints a long reply to its end, however recv() splits it" {
+	need_peer tcp_peer
+	start_process tcp_peer "$PEER" echo 127.0.0.1
+	wait_for_line "$PROCESS_OUT" '^PORT [0-9]+$' 3 "$PROCESS_PID" ||
+		fail "grading tools: tcp_peer did not listen"
+	port=$(program_output "$PROCESS_OUT" | sed -n 's/^PORT //p')
+	message=$(awk 'BEGIN { for (i = 0; i < 6000; i++) printf "%09d ", i }')
+	need_prog echo_client
+	echo "-- the peer echoes the 60000-byte message ('000000000 000000001 ... 000005999 ')"
+	echo "   through small socket buffers: it comes back in many pieces"
+	run_noted 5 echo_client 127.0.0.1 "$port" "$message"
+	assert_exit 0
+	assert_text_equal "Received '$message'" "$output" "the client's output"
+}
+
+# bats test_tags=points:2
+@test "client connects to an IPv6 server on ::1" {
+	has_ipv6_loopback || skip "no IPv6 loopback here, or $NC_FLAVOUR netcat has no IPv6"
+	printf 'over IPv6' > "$T/reply"
+	start_nc_listener ::1 "$T/reply"
+	need_prog echo_client
+	echo "-- the peer (nc) listens on ::1, answers 'over IPv6' and closes"
+	run_noted 5 echo_client ::1 "$NC_PORT" 'ping'
+	assert_exit 0
+	assert_text_equal "Received 'over IPv6'" "$output" "the client's output"
+}
+
+# bats test_tags=points:3
 @test "client reports a refused connection and exits 1" {
 	port=$(free_port tcp)
 	need_prog echo_client
@@ -244,3 +405,16 @@ listener_connection_ended() {
 	check_message '^echo_client: .*no-such-host\.invalid' "'echo_client: ' and the host's name, as in 'echo_client: no-such-host.invalid: ' followed by gai_strerror(3)'s text"
 }
 
+# bats test_tags=points:2
+@test "client reports a connection reset by the server and exits 1" {
+	need_peer tcp_peer
+	start_process tcp_peer "$PEER" rst 127.0.0.1
+	wait_for_line "$PROCESS_OUT" '^PORT [0-9]+$' 3 "$PROCESS_PID" ||
+		fail "grading tools: tcp_peer did not listen"
+	port=$(program_output "$PROCESS_OUT" | sed -n 's/^PORT //p')
+	need_prog echo_client
+	echo "-- the peer reads the message until the half-close, then resets the connection (RST)"
+	run_noted 5 echo_client 127.0.0.1 "$port" 'reset me'
+	assert_exit 1
+	check_message "^echo_client: .*$(errno_regex ECONNRESET)" "'echo_client: ' and strerror(3)'s text for ECONNRESET, as in 'echo_client: recv: $(errno_text ECONNRESET)'"
+}

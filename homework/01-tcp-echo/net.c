@@ -44,8 +44,8 @@ int net_connect(const char *host, const char *port, int type)
  * by a signal: loop until all is sent. */
 int net_send_all(int fd, const void *buf, size_t len)
 {
-	/* TODO: send(2) all LEN bytes: it may send fewer than asked, or fail
-	 * with EINTR (then try again, unless net_stop is set). */
+	/* TODO: send(2) all LEN bytes: it may send fewer than asked, or fail with
+	 * EINTR (try again); once net_stop is set, return -1 with EINTR instead. */
 	(void)fd;
 	(void)buf;
 	(void)len;

@@ -109,8 +109,8 @@ int net_connect(const char *host, const char *port, int type)
 int net_send_all(int fd, const void *buf, size_t len)
 {
 	/* BEGIN SOLUTION: return -1 ENOSYS */
-	//: /* TODO: send(2) all LEN bytes: it may send fewer than asked, or fail
-	//:  * with EINTR (then try again, unless net_stop is set). */
+	//: /* TODO: send(2) all LEN bytes: it may send fewer than asked, or fail with
+	//:  * EINTR (try again); once net_stop is set, return -1 with EINTR instead. */
 	const char *p = buf;
 
 	while (len > 0) {
@@ -125,6 +125,11 @@ int net_send_all(int fd, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		/* A stop request may also cut a send short instead. */
+		if (len > 0 && net_stop) {
+			errno = EINTR;
+			return -1;
+		}
 	}
 	return 0;
 	/* END SOLUTION */

@@ -37,7 +37,8 @@ int net_connect(const char *host, const char *port, int type);
 
 /*
  * Send all LEN bytes of BUF, finishing short writes and restarting after
- * EINTR unless net_stop is set.  Returns 0, or -1 with errno set.
+ * EINTR until net_stop is set (then -1 with EINTR, also after a short
+ * write).  Returns 0, or -1 with errno set.
  */
 int net_send_all(int fd, const void *buf, size_t len);
 
