@@ -379,11 +379,8 @@ udp_exchange() {
 
 # bats test_tags=points:2
 @test "upper_udp_server answers a datagram of 6000 bytes whole" {
-	local sent='' expected='' i=1
-	while [ "$i" -le 600 ]; do
-		sent="${sent}part $(printf '%04d' "$i");"
-		i=$((i + 1))
-	done
+	local sent expected
+	sent=$(awk 'BEGIN { for (i = 1; i <= 600; i++) printf "part %04d;", i }')
 	expected=$(printf '%s' "$sent" | tr '[:lower:]' '[:upper:]')
 	ss_start --udp upper_udp_server 127.0.0.1 @PORT
 	udp_exchange "$sent" "$expected"
