@@ -108,6 +108,20 @@ upper_exchange() {
 	ss_assert_logged '\[::1\]' 'over IPv6' 'over IPv6'
 }
 
+# bats test_tags=points:2
+@test "upper_server given :: accepts IPv6 clients" {
+	has_ipv6_loopback || skip "no IPv6 loopback here, or $NC_FLAVOUR netcat has no IPv6"
+	ss_start upper_server -m thread :: @PORT
+	printf 'to every interface' > "$T/sent"
+	nc_exchange ::1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
+	printf 'TO EVERY INTERFACE' > "$T/expected"
+	cmp -s "$T/expected" "$T/got" ||
+		echo "-- the server was started on ::, every IPv6 interface, and the client connected to ::1; its stdout: '$(program_output "$SERVER_OUT" | escape_bytes 200)'"
+	assert_same_bytes "$T/expected" "$T/got" "$T/sent"
+	program_output "$SERVER_OUT" | LC_ALL=C grep -Faxq "Listening on [::]:$SERVER_PORT" ||
+		fail "started on ::, the server must print 'Listening on [::]:$SERVER_PORT'; its stdout: '$(program_output "$SERVER_OUT" | escape_bytes 200)'"
+}
+
 # ------------------------------------------------------------ the modes --
 
 # second_client_served MODE: while a first client is connected and silent,
@@ -163,6 +177,11 @@ second_client_served() {
 # one first).
 many_clients() {
 	ss_start upper_server -m "$1" 127.0.0.1 @PORT
+	serve_clients "$@"
+}
+
+# serve_clients MODE N: the same, with the server already started.
+serve_clients() {
 	need_peer ss_peer
 	run bounded 15 "$PEER" many 127.0.0.1 "$SERVER_PORT" "$2" 10
 	[ "$status" -eq 0 ] && [ "$output" = "served $2 clients" ] && return 0
@@ -200,7 +219,66 @@ many_clients() {
 		fail "the server still has $(thread_count "$SERVER_PID") threads 3 s after its clients left: join the finished threads"
 }
 
+# bats test_tags=points:3
+@test "in thread mode the server's memory does not grow with each client" {
+	local before round
+	many_clients thread 20
+	wait_until 3 threads_exactly "$SERVER_PID" 1 || fail "the handler threads did not end after their clients left"
+	before=$(memory_kb "$SERVER_PID")
+	for round in 1 2 3 4 5; do
+		serve_clients thread 20
+	done
+	# The loop joins finished threads at least every 500 ms.
+	wait_until 3 memory_grew_less "$SERVER_PID" "$before" 4096 || {
+		echo "-- after 20 clients the server's memory (virtual size) was $before KiB; after 100 more (all gone, their threads ended) it is $(memory_kb "$SERVER_PID") KiB"
+		fail "the memory grows with every client: a thread that has ended keeps its stack until it is joined (pthread_join(3)) in the serve loop"
+	}
+}
+
+# bats test_tags=points:3
+@test "in fork mode a killed server's port refuses new clients while a child still serves" {
+	local pid
+	ss_start upper_server -m fork 127.0.0.1 @PORT
+	start_silent_client 127.0.0.1 "$SERVER_PORT"
+	wait_until 3 has_children "$SERVER_PID" || fail "fork mode: no child process for the connected client"
+	pid=$(prog_pid "$SERVER_PID")
+	kill -KILL "$pid"
+	# Our own child (no bwrap monitor between): reap it quietly, or bash
+	# reports "Killed" in the test's output.
+	[ "$pid" != "$SERVER_PID" ] || wait "$SERVER_PID" 2>/dev/null || true
+	wait_until 3 gone_or_zombie "$pid" || fail "the server did not die of SIGKILL"
+	# Its child still serves the silent client; nothing accepts any more.
+	wait_until 3 not_listening "$SERVER_PORT" || {
+		echo "-- the server was killed (SIGKILL) while its child served a silent client"
+		fail "port $SERVER_PORT still listens, so new clients connect and wait for ever instead of being refused: the child kept the listening socket (close it in the child after fork())"
+	}
+	stop_silent_client
+}
+
 # ------------------------------------------------- resets and signals --
+
+# bats test_tags=points:2
+@test "a server whose log pipe has closed goes on answering, in every mode" {
+	local mode reader reader_out
+	for mode in sync fork thread; do
+		# Its stdout is a pipe whose reader takes the first line and
+		# exits, as in upper_server | head -n 1.
+		mkfifo "$T/log-$mode"
+		PROCESS_IN=$T/log-$mode start_process log-reader head -n 1
+		reader=$PROCESS_PID
+		reader_out=$PROCESS_OUT
+		PROCESS_OUT_TO=$T/log-$mode start_server upper_server -m "$mode" 127.0.0.1 @PORT
+		wait_until 5 gone "$reader" && LC_ALL=C grep -q '^Listening on ' "$reader_out" ||
+			fail "$mode mode: the reader of the server's stdout got no line 'Listening on ADDR:PORT' within 5 s"
+		printf '%s' "log lost in $mode mode" > "$T/sent"
+		printf '%s' "LOG LOST IN $(printf '%s' "$mode" | tr '[:lower:]' '[:upper:]') MODE" > "$T/expected"
+		nc_exchange 127.0.0.1 "$SERVER_PORT" < "$T/sent" > "$T/got" || true
+		cmp -s "$T/expected" "$T/got" ||
+			echo "-- $mode mode: the server's stdout is a pipe that nobody reads any more (upper_server | head -n 1): writing the log fails with EPIPE, and SIGPIPE must not kill the handler (nor a child of fork mode)"
+		assert_same_bytes "$T/expected" "$T/got" "$T/sent"
+		stop_server TERM
+	done
+}
 
 # survives_reset MODE: echo_server in MODE keeps serving after a client
 # resets its connection in the middle of an echo, and reports that error.
@@ -292,10 +370,20 @@ udp_exchange() {
 	for mode in fork thread; do
 		ss_start --udp upper_udp_server -m "$mode" 127.0.0.1 @PORT
 		udp_exchange "in $mode mode" "IN $(printf '%s' "$mode" | tr '[:lower:]' '[:upper:]') MODE"
+		udp_exchange "again in $mode mode" "AGAIN IN $(printf '%s' "$mode" | tr '[:lower:]' '[:upper:]') MODE"
 		stop_server TERM
 		[ "$SERVER_STATUS" -eq 0 ] || fail "$mode mode: exit status $SERVER_STATUS after SIGTERM, not 0"
 		[ -z "$(group_processes "$SERVER_PID")" ] || fail "$mode mode: processes are left after the server exited"
 	done
+}
+
+# bats test_tags=points:2
+@test "upper_udp_server answers a datagram of 6000 bytes whole" {
+	local sent expected
+	sent=$(awk 'BEGIN { for (i = 1; i <= 600; i++) printf "part %04d;", i }')
+	expected=$(printf '%s' "$sent" | tr '[:lower:]' '[:upper:]')
+	ss_start --udp upper_udp_server 127.0.0.1 @PORT
+	udp_exchange "$sent" "$expected"
 }
 
 # ------------------------------------------------------ the library API --
@@ -342,6 +430,11 @@ api_check() {
 # bats test_tags=points:3
 @test "library: handlers get their client and user data and run where the mode says" {
 	api_check handler
+}
+
+# bats test_tags=points:2
+@test "library: ss_shutdown in a handler stops the server, in fork mode only the child" {
+	api_check selfstop
 }
 
 # bats test_tags=points:2

@@ -5,8 +5,8 @@
  *
  *   usage: api_test [CHECK...]
  *
- * CHECK is one of: address shutdown close reuse errors handler lines udp
- * (all of them by default).  Each check serves from a thread of this
+ * CHECK is one of: address shutdown close reuse errors handler selfstop
+ * lines udp (all of them by default).  Each check serves from a thread of this
  * program on 127.0.0.1, talks to the server as a client, and prints
  * "ok - CHECK" or "not ok - CHECK" after a line per failed expectation.
  * Exit status 0 when every check passed.  A check that takes over 10 s
@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -41,6 +42,8 @@ static int check_failed;
 static const char *current_check = "?";
 static pid_t main_pid;               /* this program, not a child of SS_FORK */
 static pthread_t serving_thread;     /* the thread in ss_serve_forever() */
+static char serving_stat[64];        /* Linux: its /proc/PID/task/TID/stat, or "" */
+static const char *waiting_for;      /* what a hang now means, for the watchdog */
 static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
 static int handlers_returned;        /* raw_recv_handler() calls that returned */
 
@@ -59,11 +62,15 @@ static void expect(int ok, const char *mode, const char *message)
 static void on_alarm(int signo)
 {
 	static const char text[] = "   timed out: a call that should have returned did not\n";
+	const char *what = waiting_for;
 
 	(void)signo;
 	if (getpid() != main_pid)
 		_exit(1); /* a handler's child process: see guard_child() */
 	if (write(STDOUT_FILENO, text, sizeof text - 1) == -1 ||
+	    (what != NULL && (write(STDOUT_FILENO, "   ", 3) == -1 ||
+			      write(STDOUT_FILENO, what, strlen(what)) == -1 ||
+			      write(STDOUT_FILENO, "\n", 1) == -1)) ||
 	    write(STDOUT_FILENO, "not ok - ", 9) == -1 ||
 	    write(STDOUT_FILENO, current_check, strlen(current_check)) == -1 ||
 	    write(STDOUT_FILENO, "\n", 1) == -1) {
@@ -151,22 +158,90 @@ static int count_fds(void)
 struct running {
 	struct ss_server *server;
 	pthread_t thread;
-	int status; /* what ss_serve_forever() returned */
+	int status;   /* what ss_serve_forever() returned */
+	int returned; /* it has returned (under count_lock) */
 };
 
 static void *serve(void *arg)
 {
 	struct running *r = arg;
+	char self[48];
+	ssize_t n = readlink("/proc/thread-self", self, sizeof self - 1);
 
+	pthread_mutex_lock(&count_lock);
 	serving_thread = pthread_self();
+	/* Linux names this thread "PID/task/TID" there; elsewhere nothing. */
+	serving_stat[0] = '\0';
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(serving_stat, sizeof serving_stat, "/proc/%s/stat", self);
+	}
+	pthread_mutex_unlock(&count_lock);
 	r->status = ss_serve_forever(r->server);
+	pthread_mutex_lock(&count_lock);
+	r->returned = 1;
+	pthread_mutex_unlock(&count_lock);
 	return NULL;
+}
+
+/* Sleep MS milliseconds. */
+static void pause_ms(long ms)
+{
+	struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000 };
+
+	while (nanosleep(&t, &t) == -1 && errno == EINTR)
+		continue;
+}
+
+/*
+ * Wait until the thread in ss_serve_forever() sleeps in a call, e.g. a
+ * sync handler waiting for its silent client, so that what comes next (a
+ * shutdown) finds it there, never on its way.  Linux tells through /proc
+ * (state S, seen 3 times in a row); elsewhere, wait 300 ms.  At most 3 s.
+ */
+static void wait_serving_thread_sleeps(void)
+{
+	char path[64], line[512], *end;
+	int tries, sleeping = 0;
+
+	pthread_mutex_lock(&count_lock);
+	snprintf(path, sizeof path, "%s", serving_stat);
+	pthread_mutex_unlock(&count_lock);
+	for (tries = 0; tries < 3000 && sleeping < 3; tries++) {
+		FILE *f = path[0] != '\0' ? fopen(path, "r") : NULL;
+
+		if (f == NULL) {
+			pause_ms(300);
+			return;
+		}
+		/* The state follows the command name, in parentheses. */
+		end = fgets(line, sizeof line, f) != NULL ? strrchr(line, ')') : NULL;
+		fclose(f);
+		sleeping = end != NULL && end[1] == ' ' && end[2] == 'S' ? sleeping + 1 : 0;
+		pause_ms(1);
+	}
+}
+
+/* Whether ss_serve_forever() has returned within MS milliseconds. */
+static int returned_within(struct running *r, long ms)
+{
+	int done = 0;
+
+	for (; ms >= 0 && !done; ms -= 5) {
+		pthread_mutex_lock(&count_lock);
+		done = r->returned;
+		pthread_mutex_unlock(&count_lock);
+		if (!done)
+			pause_ms(5);
+	}
+	return done;
 }
 
 /* Make a server on 127.0.0.1:PORT and serve it from a new thread. */
 static struct ss_server *start(struct running *r, int type, const char *port, ss_handler handler,
 			       enum ss_mode mode, void *user_data)
 {
+	r->returned = 0;
 	if (type == SOCK_STREAM)
 		r->server = ss_tcp_server("127.0.0.1", port, handler, mode, user_data);
 	else
@@ -239,6 +314,14 @@ static int raw_recv_handler(struct ss_request *req)
 	return 0;
 }
 
+/* Shut the server down from the handler, then say "stopping". */
+static int stop_handler(struct ss_request *req)
+{
+	guard_child();
+	ss_shutdown(req->server);
+	return ss_send_all(req, "stopping", 8);
+}
+
 /* Say "bye" and close first, which leaves the server's side in TIME_WAIT. */
 static int bye_handler(struct ss_request *req)
 {
@@ -298,7 +381,7 @@ static int lines_handler(struct ss_request *req)
 	return n == -1 ? -1 : ss_send_all(req, "<eof>", 5);
 }
 
-/* UDP: reply "ADDR|DATAGRAM|what a second ss_recv() returns". */
+/* UDP: reply "ADDR|DATAGRAM|what a second ss_recv() returns", bytes as they came. */
 static int udp_handler(struct ss_request *req)
 {
 	char data[64], more[8], reply[256];
@@ -307,7 +390,10 @@ static int udp_handler(struct ss_request *req)
 
 	if (n == -1 || (size_t)n != req->packet_len || memcmp(data, req->packet, (size_t)n) != 0)
 		return -1;
-	len = snprintf(reply, sizeof reply, "%s|%.*s|%zd", req->client_address, (int)n, data, rest);
+	len = snprintf(reply, sizeof reply, "%s|", req->client_address);
+	memcpy(reply + len, data, (size_t)n);
+	len += (int)n;
+	len += snprintf(reply + len, sizeof reply - (size_t)len, "|%zd", rest);
 	return ss_send_all(req, reply, (size_t)len);
 }
 
@@ -343,6 +429,35 @@ static void check_address(void)
 	ss_close(udp);
 }
 
+/*
+ * Sync mode: the serve loop is inside a handler that waits in ss_recv() for
+ * a silent client.  ss_shutdown() from another thread, once it waits there
+ * for sure, must end the handler (ECANCELED) and the loop: the flag alone
+ * cannot, the byte in the wake-up pipe does.
+ */
+static void check_shutdown_waiting_handler(void)
+{
+	struct running r;
+	char reply[16];
+	int fd;
+
+	if (start(&r, SOCK_STREAM, "0", silent_handler, SS_SYNC, NULL) == NULL) {
+		expect(0, "sync", "cannot make a server on port 0");
+		return;
+	}
+	fd = connect_port(ss_server_port(r.server), SOCK_STREAM);
+	expect(fd != -1 && recv_text(fd, reply, sizeof reply, 5) == 5, "sync", "the handler did not start");
+	wait_serving_thread_sleeps();
+	waiting_for = "sync mode: ss_serve_forever() did not return after ss_shutdown() from another "
+		      "thread while its handler waited in ss_recv() for a silent client: write a byte "
+		      "into the wake-up pipe, ss_recv() polls it";
+	expect(stop(&r) == 0, "sync",
+	       "ss_serve_forever() did not return 0 after ss_shutdown() while its handler waited for a silent client");
+	waiting_for = NULL;
+	if (fd != -1)
+		close(fd);
+}
+
 /* ss_shutdown() from another thread makes ss_serve_forever() return 0. */
 static void check_shutdown(void)
 {
@@ -361,15 +476,23 @@ static void check_shutdown(void)
 		       strcmp(reply, "ping") == 0, mode_names[i], "no echo of \"ping\" before the shutdown");
 		expect(stop(&r) == 0, mode_names[i], "ss_serve_forever() did not return 0 after ss_shutdown()");
 	}
-	/* A shutdown that comes first (a signal at start-up) is not lost. */
+	check_shutdown_waiting_handler();
+	/* A shutdown that comes first (a signal at start-up) is not lost, and
+	 * however many come, none blocks: nobody reads the pipe. */
 	server = ss_tcp_server("127.0.0.1", "0", echo_handler, SS_SYNC, NULL);
 	if (server == NULL) {
 		expect(0, NULL, "cannot make a server on port 0");
 		return;
 	}
-	ss_shutdown(server);
+	waiting_for = "ss_shutdown() blocked when called 100000 times: nobody reads the wake-up "
+		      "pipe, so once it is full write(2) blocks unless its write end is O_NONBLOCK";
+	for (i = 0; i < 100000; i++)
+		ss_shutdown(server);
+	waiting_for = "ss_serve_forever() after ss_shutdown() did not return: a shutdown that "
+		      "comes first must not be lost (is server->stopping cleared?)";
 	expect(ss_serve_forever(server) == 0, NULL,
 	       "ss_serve_forever() after ss_shutdown() did not return 0");
+	waiting_for = NULL;
 	ss_close(server);
 }
 
@@ -398,8 +521,12 @@ static void check_close(void)
 		fd = connect_port(ss_server_port(r.server), SOCK_STREAM);
 		expect(fd != -1 && recv_text(fd, reply, sizeof reply, 5) == 5, mode_names[i],
 		       "the handler did not start");
+		if (modes[i] == SS_SYNC)
+			wait_serving_thread_sleeps();
+		waiting_for = "ss_shutdown() and ss_close() did not end a handler waiting for a silent client";
 		expect(stop(&r) == 0, mode_names[i],
 		       "ss_serve_forever() did not return 0 with a handler still running");
+		waiting_for = NULL;
 		if (fd != -1) {
 			expect(recv_text(fd, reply, sizeof reply, 0) != -1 || errno == ECONNRESET,
 			       mode_names[i], "the client's connection stayed open after ss_close()");
@@ -512,6 +639,45 @@ static void check_handler(void)
 	}
 }
 
+/*
+ * A handler that calls ss_shutdown(): in sync and thread modes the server
+ * stops; in fork mode the handler runs in a child, and only that child
+ * stops: the server answers the next client, and stops when told to.
+ */
+static void check_selfstop(void)
+{
+	int i;
+
+	for (i = 0; i < NMODES; i++) {
+		struct running r;
+		char reply[16];
+		int port;
+
+		if (start(&r, SOCK_STREAM, "0", stop_handler, modes[i], NULL) == NULL) {
+			expect(0, mode_names[i], "cannot make a server on port 0");
+			continue;
+		}
+		port = ss_server_port(r.server);
+		expect(exchange(port, "", reply, sizeof reply) == 8 && strcmp(reply, "stopping") == 0,
+		       mode_names[i], "no \"stopping\" from the handler that called ss_shutdown()");
+		if (modes[i] != SS_FORK) {
+			expect(returned_within(&r, 3000), mode_names[i],
+			       "ss_serve_forever() did not return within 3 s after a handler called ss_shutdown()");
+			expect(stop(&r) == 0, mode_names[i], "ss_serve_forever() did not return 0");
+			continue;
+		}
+		expect(exchange(port, "", reply, sizeof reply) == 8 && strcmp(reply, "stopping") == 0,
+		       mode_names[i], "no answer to the next client after a handler (a child process) "
+		       "called ss_shutdown(): it must stop that child only, never the server (close "
+		       "the wake-up pipe in the child)");
+		expect(!returned_within(&r, 0), mode_names[i],
+		       "ss_serve_forever() returned after a handler in a child called ss_shutdown()");
+		waiting_for = "fork mode: ss_serve_forever() did not return after ss_shutdown()";
+		expect(stop(&r) == 0, mode_names[i], "ss_serve_forever() did not return 0 after ss_shutdown()");
+		waiting_for = NULL;
+	}
+}
+
 /* ss_read_line() and ss_recv() share the request's buffer. */
 static void check_lines(void)
 {
@@ -561,16 +727,23 @@ static void check_udp(void)
 		}
 		fd = connect_port(ss_server_port(r.server), SOCK_DGRAM);
 		if (fd != -1) {
+			/* Bytes, not a string: a NUL byte in the middle. */
+			static const char datagram[] = "a datagram\0with a NUL";
+			size_t want_len;
+
 			(void)net_local_address(fd, addr);
-			snprintf(want, sizeof want, "%s|a datagram|0", addr);
-			if (send_text(fd, "a datagram") == 0)
+			want_len = (size_t)snprintf(want, sizeof want, "%s|", addr);
+			memcpy(want + want_len, datagram, sizeof datagram - 1);
+			want_len += sizeof datagram - 1;
+			want_len += (size_t)snprintf(want + want_len, sizeof want - want_len, "|0");
+			if (net_send_all(fd, datagram, sizeof datagram - 1) == 0)
 				n = recv(fd, reply, sizeof reply - 1, 0);
-			reply[n > 0 ? n : 0] = '\0';
 			close(fd);
 			expect(n > 0, mode_names[i], "no reply datagram");
-			expect(n <= 0 || strcmp(reply, want) == 0, mode_names[i],
-			       "the reply is not \"CLIENT_ADDR|a datagram|0\" (ss_recv() must return "
-			       "the datagram, then 0)");
+			expect(n <= 0 || ((size_t)n == want_len && memcmp(reply, want, want_len) == 0),
+			       mode_names[i],
+			       "the reply is not \"CLIENT_ADDR|a datagram\\0with a NUL|0\" (ss_recv() must "
+			       "return the datagram, all its bytes, then 0)");
 		}
 		expect(stop(&r) == 0, mode_names[i], "ss_serve_forever() did not return 0");
 	}
@@ -584,7 +757,7 @@ static const struct {
 } checks[] = {
 	{ "address", check_address }, { "shutdown", check_shutdown }, { "close", check_close },
 	{ "reuse", check_reuse },     { "errors", check_errors },     { "handler", check_handler },
-	{ "lines", check_lines },     { "udp", check_udp },
+	{ "selfstop", check_selfstop }, { "lines", check_lines },     { "udp", check_udp },
 };
 #define NCHECKS (sizeof checks / sizeof checks[0])
 

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The harness's one place for what the operating system provides: clocks,
-# sockets, processes, threads, descriptors and CPU time.  Suites and
+# sockets, processes, threads, memory, descriptors and CPU time.  Suites and
 # harness call only these functions, never /proc, ss or GNU-only options.
 #
 # Two implementations:
@@ -210,6 +210,21 @@ os_threads() {
 		esac
 		echo $((n + 0))
 	fi
+}
+
+# os_vsz_kb PID: the virtual size of process PID in KiB (0 if it is gone):
+# all the memory it has mapped, thread stacks included, touched or not.
+os_vsz_kb() {
+	local kb=
+	if [ "$OS_MODE" = linux ]; then
+		kb=$(awk '$1 == "VmSize:" { print $2 }' "/proc/$1/status" 2>/dev/null)
+	else
+		kb=$(ps -o vsz= -p "$1" 2>/dev/null | tr -d ' ')
+	fi
+	case $kb in
+	'' | *[!0-9]*) kb=0 ;;
+	esac
+	echo "$kb"
 }
 
 # os_cpu_ms PID: user + system CPU time of PID in milliseconds.  Sets

@@ -69,6 +69,25 @@ thread_count() {
 threads_at_least() { [ "$(thread_count "$1")" -ge "$2" ]; }
 threads_exactly() { [ "$(thread_count "$1")" -eq "$2" ]; }
 
+# memory_kb PID: the virtual size in KiB of the program started as PID.
+memory_kb() {
+	os_vsz_kb "$(prog_pid "$1")"
+}
+
+# memory_grew_less PID BEFORE KB: the program started as PID has grown by
+# less than KB KiB since its size was BEFORE KiB.
+memory_grew_less() {
+	[ $(($(memory_kb "$1") - $2)) -lt "$3" ]
+}
+
+# not_listening PORT: no socket listens on TCP port PORT.
+not_listening() { ! port_listening "$1"; }
+
+# gone_or_zombie PID: process PID has exited (reaped or not).
+gone_or_zombie() {
+	gone "$1" || [ "$(os_procs | awk -v p="$1" '$1 == p { print $4 }')" = Z ]
+}
+
 # holds_for_ms MS CMD...: CMD stays true, checked every 50 ms, for MS
 # milliseconds.  For what must NOT happen (a reply that must not come yet):
 # a correct program never fails it, however slow the machine.
