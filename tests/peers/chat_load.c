@@ -12,7 +12,9 @@
  *      its greeting: "* Welcome, ..." (socklab) or "<announce> already
  *      connected: ..." (ncat --chat).  With -a, a client that is closed or
  *      refused before its greeting, or still has none after GREET_MS, is
- *      counted as refused and left out; without -a, that is an error.
+ *      left out; without -a, that is an error.  Of those left out,
+ *      "refused" counts the ones the server closed or refused: the others
+ *      still waited, connected, after GREET_MS.
  *   2. The first SENDERS clients send lines "m S Q T": sender S, sequence
  *      number Q, send time T in ns.  A sender keeps at most WINDOW lines
  *      that have not yet reached every other client (a closed loop: the
@@ -357,7 +359,7 @@ int main(int argc, char *argv[])
 	long long start, greeted_at = 0, stop_at = 0, done_at = 0, deadline;
 	long rss_before, rss_ready = -1;
 	double cpu_start = -1, cpu_end = -1;
-	int c, one = 1, greeted = 0, left_out = 0, closed_early = 0, timed_out = 0, err;
+	int c, one = 1, greeted = 0, left_out = 0, refused = 0, closed_early = 0, timed_out = 0, err;
 	uint64_t expected = 0, sent = 0;
 
 	while ((c = getopt(argc, argv, "c:P:s:m:d:w:t:g:aH:p:f:")) != -1) {
@@ -432,6 +434,7 @@ int main(int argc, char *argv[])
 						die("connect");
 					close(p->fd);
 					p->state = CLOSED;
+					refused++;
 					continue;
 				}
 			}
@@ -536,6 +539,7 @@ int main(int argc, char *argv[])
 				}
 				close(p->fd);
 				p->state = CLOSED;
+				refused++;
 				continue;
 			}
 			n = recv(p->fd, buf, sizeof buf, 0);
@@ -558,6 +562,7 @@ int main(int argc, char *argv[])
 				closed_early++;
 			if (p->state == READY && !traffic && !opt.allow_refused)
 				closed_early++;
+			refused += p->state == GREETING;
 			close(p->fd);
 			p->state = CLOSED;
 		}
@@ -573,11 +578,11 @@ int main(int argc, char *argv[])
 		int ok = lost == 0 && dup_count == 0 && disorder == 0 && echoed == 0 && garbled == 0 &&
 			 !timed_out && closed_early == 0 && (opt.allow_refused || left_out == 0);
 
-		printf("clients=%d greeted=%d left_out=%d connect_ms=%.1f senders=%d sent=%llu expected=%llu "
+		printf("clients=%d greeted=%d left_out=%d refused=%d connect_ms=%.1f senders=%d sent=%llu expected=%llu "
 		       "delivered=%llu lost=%llu dup=%llu disorder=%llu echoed=%llu garbled=%llu closed=%d "
 		       "timed_out=%d seconds=%.3f rate=%.0f p50_us=%lld p99_us=%lld "
 		       "rss_before_kb=%ld rss_ready_kb=%ld rss_end_kb=%ld cpu_ms=%.0f\n",
-		       opt.clients, greeted, left_out, greeted_at ? (greeted_at - start) / 1e6 : -1.0, nsenders,
+		       opt.clients, greeted, left_out, refused, greeted_at ? (greeted_at - start) / 1e6 : -1.0, nsenders,
 		       (unsigned long long)sent, (unsigned long long)expected, (unsigned long long)delivered,
 		       (unsigned long long)lost, (unsigned long long)dup_count, (unsigned long long)disorder,
 		       (unsigned long long)echoed, (unsigned long long)garbled, closed_early, timed_out,
