@@ -230,8 +230,10 @@ INVALID_NICK='! invalid nick: use 1-16 letters, digits, _ or -'
 	start_server chat_server 127.0.0.1 @PORT
 	chat_join a
 	chat_join b
-	# One write: the server reads both lines in one round.
-	chat_say a '/who' '/quit'
+	# One write (cat's; bash's printf writes line by line): the server
+	# reads both lines in one round.
+	printf '/who\n/quit\n' > "$T/sent"
+	chat_send_file a "$T/sent"
 	chat_wait b '^\* guest1 left$' || fail "guest1 sent '/who\\n/quit\\n': the others were not told '* guest1 left'"
 	chat_wait a '^\* online: ' ||
 		fail "guest1 sent '/who\\n/quit\\n' in one write: it got no reply to /who before the server closed its connection (send what a client is owed, then close it)"
