@@ -50,6 +50,26 @@ teardown() {
 		fail "started as 'chat_server 127.0.0.1 $SERVER_PORT', the server must print the line 'Listening on 127.0.0.1:$SERVER_PORT'; its stdout: '$(program_output "$SERVER_OUT" | escape_bytes 200)'"
 }
 
+# bats test_tags=points:2
+@test "server sleeps in poll() while its clients are idle" {
+	start_server chat_server 127.0.0.1 @PORT
+	chat_join a
+	chat_join b
+	chat_say a "hello"
+	chat_wait b '^<guest1> hello$' || fail "guest2 did not get guest1's 'hello'"
+	chat_cpu_window_ms
+	pid=$(prog_pid "$SERVER_PID")
+	cpu=$(os_cpu_ms "$pid")
+	start=$(os_now_ms)
+	# On a busy machine a server that spins gets only its share of a
+	# core, so its CPU time can look small: its state says it never sleeps.
+	chat_sample_state "$pid" "$WINDOW_MS"
+	cpu_ms=$(($(os_cpu_ms "$pid") - cpu))
+	wall_ms=$(($(os_now_ms) - start))
+	[ $((cpu_ms - OS_CPU_RES_MS)) -lt $((wall_ms / 4)) ] && [ $((RUNNABLE * 2)) -le "$SAMPLES" ] ||
+		fail "with two idle clients the server used ${cpu_ms} ms of CPU in ${wall_ms} ms, and was running (not asleep in poll()) at $RUNNABLE of $SAMPLES looks: ask poll() for POLLOUT only while a client's output queue is not empty"
+}
+
 # -------------------------------------------------------- slow clients --
 
 # bats test_tags=points:5
@@ -103,6 +123,17 @@ teardown() {
 }
 
 # bats test_tags=points:2
+@test "a burst that overfills the queue of a client with small buffers keeps it while it reads" {
+	start_server chat_server 127.0.0.1 @PORT
+	# The readers' kernel buffers take only part of a full queue at once
+	# (mute's small buffers): after that send, the queue is not empty, but
+	# the next message fits.
+	chat_storm 6 1024 0 4 small
+	chat_expect_run \
+		"6 clients each sent 1024 one-byte lines at once (about 68 KB for each of the others), and 4 more with small buffers read: their queues overflow in that round while their kernel buffers take only part of them, yet all read, so none may be dropped"
+}
+
+# bats test_tags=points:2
 @test "4000 clients leaving at once drop none of the clients that stay" {
 	start_server chat_server 127.0.0.1 @PORT
 	chat_storm 0 0 4000 5
@@ -142,4 +173,22 @@ teardown() {
 	[ $((cpu_ms - OS_CPU_RES_MS)) -lt $((wall_ms / 4)) ] ||
 		fail "the server used ${cpu_ms} ms of CPU in ${wall_ms} ms: it spins on accept() failing with EMFILE"
 	chat_join late
+}
+
+# bats test_tags=points:3
+@test "a newcomer to a server out of file descriptors sees its connection closed at once" {
+	# 32 descriptors: room for about 27 clients, and 40 come.  Those the
+	# server cannot take must see their connection closed, not hang.
+	chat_start_limited 32 32
+	need_peer chat_load
+	run bounded 15 "$PEER" -c 40 -s 1 -m 1 -a -g 3000 -t 10 127.0.0.1 "$SERVER_PORT"
+	echo "-- chat_load: $output"
+	chat_expect_run \
+		"chat_load tried 40 clients against a server limited to 32 open files, and one of those let in sent a line: each client let in must get it"
+	greeted=$(printf '%s\n' "$output" | sed -n 's/.* greeted=\([0-9]*\).*/\1/p')
+	left_out=$(printf '%s\n' "$output" | sed -n 's/.* left_out=\([0-9]*\).*/\1/p')
+	refused=$(printf '%s\n' "$output" | sed -n 's/.* refused=\([0-9]*\).*/\1/p')
+	[ "${greeted:-0}" -ge 10 ] || fail "only ${greeted:-0} of 40 clients were welcomed"
+	[ "${left_out:-0}" -eq "${refused:-0}" ] ||
+		fail "of 40 clients, $greeted were welcomed, $refused saw their connection closed, and $((${left_out:-0} - ${refused:-0})) still waited, connected but not welcomed, 3 s later: out of descriptors, refuse a newcomer (the spare descriptor: close it, accept, close, open it again) rather than leave it hanging"
 }

@@ -328,6 +328,23 @@ _chat_stopped() {
 	return 1
 }
 
+# chat_sample_state PID MS: look at the state of process PID every 20 ms
+# or so for MS milliseconds (10 looks at least); RUNNABLE is then how many
+# times it was running or waiting for a core (os_proc_state R), SAMPLES how
+# many times it was looked at.  A server that sleeps in poll() is R almost
+# never; one that spins is R almost always, however loaded the machine.
+chat_sample_state() {
+	local start
+	start=$(os_now_ms)
+	RUNNABLE=0 SAMPLES=0
+	while [ "$SAMPLES" -lt 10 ] || [ $(($(os_now_ms) - start)) -lt "$2" ]; do
+		[ "$(os_proc_state "$1")" != R ] || RUNNABLE=$((RUNNABLE + 1))
+		SAMPLES=$((SAMPLES + 1))
+		# A deliberate measuring interval, not a wait for anything.
+		sleep 0.02
+	done
+}
+
 # chat_cpu_window_ms: set WINDOW_MS, how long to measure a server's CPU time:
 # 400 ms, or longer where the clock counts coarser (ps in whole seconds).
 chat_cpu_window_ms() {

@@ -255,6 +255,22 @@ os_cpu_ms() {
 	fi
 }
 
+# os_proc_state PID: the state letter of process PID as ps shows it: R
+# (running, or runnable and waiting for a core), S or I (sleeping), T
+# (stopped), Z...; nothing if it is gone.  Unlike CPU time, R does not
+# depend on how busy the machine is: a process that never sleeps is R
+# whether it gets a whole core or a tenth of one.
+os_proc_state() {
+	if [ "$OS_MODE" = linux ]; then
+		local stat=
+		read -r stat < "/proc/$1/stat" 2>/dev/null || return 0
+		stat=${stat##*) }
+		printf '%s\n' "${stat%% *}"
+	else
+		ps -o stat= -p "$1" 2>/dev/null | cut -c 1
+	fi
+}
+
 # os_fd_count PID: how many file descriptors process PID has open.
 os_fd_count() {
 	if [ "$OS_MODE" = linux ]; then

@@ -12,7 +12,9 @@
  *      its greeting: "* Welcome, ..." (socklab) or "<announce> already
  *      connected: ..." (ncat --chat).  With -a, a client that is closed or
  *      refused before its greeting, or still has none after GREET_MS, is
- *      counted as refused and left out; without -a, that is an error.
+ *      left out; without -a, that is an error.  Of those left out,
+ *      "refused" counts the ones the server closed or refused: the others
+ *      still waited, connected, after GREET_MS.
  *   2. The first SENDERS clients send lines "m S Q", sender S and sequence
  *      number Q, padded with " xx..." to BYTES bytes with the LF (-l; the
  *      send times stay here, so that a line can be as short as 20 bytes).
@@ -134,7 +136,7 @@ static struct peer *peers;
 static struct pollfd *pfds;
 static struct sender *senders;
 static uint16_t *next_seq;      /* per receiver and sender: the next due */
-static int nsenders, receivers, traffic, greeted, left_out;
+static int nsenders, receivers, traffic, greeted, left_out, refused;
 static int closed_early;        /* clients closed while they should not be */
 static uint64_t delivered, dup_count, disorder, echoed, garbled, ignored_lines;
 static uint32_t hist[HIST_BUCKETS];
@@ -750,10 +752,12 @@ static long long join_crowd(long long start, long long deadline)
 		}
 		if (waiting == 0) {
 			for (int i = 0; i < opt.clients; i++) {
-				if (peers[i].state == READY)
+				if (peers[i].state == READY) {
 					greeted++;
-				else
+				} else {
 					left_out++;
+					refused += peers[i].state == CLOSED;
+				}
 			}
 			return left_out > 0 && !opt.allow_refused ? 0 : now;
 		}
@@ -989,8 +993,8 @@ int main(int argc, char *argv[])
 	start = now_ns();
 	greeted_at = join_crowd(start, start + opt.timeout_ns);
 	rss_ready = rss_kb(opt.pid);
-	printf("%sclients=%d greeted=%d left_out=%d connect_ms=%.1f rss_before_kb=%ld rss_ready_kb=%ld ",
-	       opt.interactive ? "joined " : "", opt.clients, greeted, left_out,
+	printf("%sclients=%d greeted=%d left_out=%d refused=%d connect_ms=%.1f rss_before_kb=%ld rss_ready_kb=%ld ",
+	       opt.interactive ? "joined " : "", opt.clients, greeted, left_out, refused,
 	       greeted_at ? (greeted_at - start) / 1e6 : -1.0, rss_before, rss_ready);
 	if (greeted_at == 0) {
 		printf("timed_out=%d\n", now_ns() > start + opt.timeout_ns);

@@ -15,8 +15,9 @@
  *       /proc/net/tcp is empty; elsewhere 100 ms).  Then send "/who" and
  *       copy everything received, welcome included, to standard output
  *       until the "* online: " line.
- *   chat_peer storm HOST PORT SENDERS LINES LEAVERS READERS
- *       Connect SENDERS, then LEAVERS, then READERS clients, reading all
+ *   chat_peer storm HOST PORT SENDERS LINES LEAVERS READERS [small]
+ *       Connect SENDERS, then LEAVERS, then READERS clients (with "small",
+ *       the readers have mute's small buffers), reading all
  *       the while, and wait for every welcome; print "ready" and wait for a
  *       line on standard input.  Then at once each sender sends LINES
  *       one-byte lines "x" in one send() (LINES <= 1024: 2 KiB at most,
@@ -251,7 +252,7 @@ static int storm_read(struct stormer *c, struct pollfd *p, size_t n, int ms)
 	return closed;
 }
 
-static int storm(const char *host, const char *port, long senders, long lines, long leavers, long readers)
+static int storm(const char *host, const char *port, long senders, long lines, long leavers, long readers, int small)
 {
 	size_t n = (size_t)(senders + leavers + readers), done = 0;
 	struct stormer *c = calloc(n, sizeof *c);
@@ -264,7 +265,7 @@ static int storm(const char *host, const char *port, long senders, long lines, l
 		die("storm");
 	for (size_t i = 0; i < n; i++) {
 		c[i].role = (long)i < senders ? 'S' : (long)i < senders + leavers ? 'L' : 'R';
-		c[i].fd = connect_to(host, port, 0);
+		c[i].fd = connect_to(host, port, small && c[i].role == 'R');
 		if (i % 64 == 63)  /* the joins keep coming: read them */
 			storm_read(c, p, i + 1, 0);
 	}
@@ -360,8 +361,8 @@ int main(int argc, char *argv[])
 		fflush(stdout);
 		return 0;
 	}
-	if (argc == 8 && strcmp(argv[1], "storm") == 0)
-		return storm(argv[2], argv[3], atol(argv[4]), atol(argv[5]), atol(argv[6]), atol(argv[7]));
+	if ((argc == 8 || (argc == 9 && strcmp(argv[8], "small") == 0)) && strcmp(argv[1], "storm") == 0)
+		return storm(argv[2], argv[3], atol(argv[4]), atol(argv[5]), atol(argv[6]), atol(argv[7]), argc == 9);
 	if (argc == 3 && strcmp(argv[1], "late") == 0) {
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
 		struct sockaddr_storage addr;
@@ -391,6 +392,6 @@ int main(int argc, char *argv[])
 			die("send");
 		return close(fd) == 0 ? 0 : 1;
 	}
-	fprintf(stderr, "usage: chat_peer mute HOST PORT | chat_peer pieces HOST PORT PIECE... |\n       chat_peer storm HOST PORT SENDERS LINES LEAVERS READERS | chat_peer late HOST\n");
+	fprintf(stderr, "usage: chat_peer mute HOST PORT | chat_peer pieces HOST PORT PIECE... |\n       chat_peer storm HOST PORT SENDERS LINES LEAVERS READERS [small] | chat_peer late HOST\n");
 	return 2;
 }
