@@ -186,6 +186,12 @@ print_peer_log() {
 	# skipped.  The rule for source ports below 1024 is not tested: binding
 	# one takes privileges.
 	start_server --udp udp_echo_server 127.0.0.1 @PORT
+	# A port whose two bytes differ: compared in the wrong byte order, it
+	# then cannot pass for itself.
+	while [ $((SERVER_PORT / 256)) -eq $((SERVER_PORT % 256)) ]; do
+		stop_server TERM
+		start_server --udp udp_echo_server 127.0.0.1 @PORT
+	done
 	need_peer udp_peer
 	printf 'forged' > "$T/forged"
 	start_process forger "$PEER" forge 127.0.0.2 "$SERVER_PORT" 127.0.0.1 "$SERVER_PORT" "$T/forged" echo
