@@ -352,3 +352,27 @@ chat_cpu_window_ms() {
 	WINDOW_MS=$((OS_CPU_RES_MS * 5 / 2))
 	[ "$WINDOW_MS" -ge 400 ] || WINDOW_MS=400
 }
+
+# chat_assert_idle_sleeps: with the server on SERVER_PORT, two clients
+# join and exchange a line; then, while they are idle, the server must
+# sleep in poll(): little CPU, and seldom seen running.
+chat_assert_idle_sleeps() {
+	local pid cpu start cpu_ms wall_ms
+	chat_join a
+	chat_join b
+	chat_say a "hello"
+	chat_wait b '^<guest1> hello$' || fail "guest2 did not get guest1's 'hello'"
+	chat_cpu_window_ms
+	pid=$(prog_pid "$SERVER_PID")
+	cpu=$(os_cpu_ms "$pid")
+	start=$(os_now_ms)
+	# On a busy machine a server that spins gets only its share of a
+	# core, so its CPU time can look small: its state says it never sleeps.
+	chat_sample_state "$pid" "$WINDOW_MS"
+	cpu_ms=$(($(os_cpu_ms "$pid") - cpu))
+	wall_ms=$(($(os_now_ms) - start))
+	if [ $((cpu_ms - OS_CPU_RES_MS)) -lt $((wall_ms / 4)) ] && [ $((RUNNABLE * 2)) -le "$SAMPLES" ]; then
+		return 0
+	fi
+	fail "with two idle clients the server used ${cpu_ms} ms of CPU in ${wall_ms} ms, and was running (not asleep in poll()) at $RUNNABLE of $SAMPLES looks: ask poll() for POLLOUT only while a client's output queue is not empty"
+}

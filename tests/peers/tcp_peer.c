@@ -179,38 +179,44 @@ static int stall(int fd, size_t total)
 	return 0;
 }
 
+/*
+ * Listen on a free port of HOST, print "PORT N", accept one client and
+ * stop listening: return the client's socket.  SMALL > 0 sets the kernel
+ * buffers before listen(), so that the accepted socket starts with them:
+ * a client that sends everything before it reads anything stalls here, as
+ * it would on a slow network.
+ */
+static int accept_one(const char *host, int small)
+{
+	struct addrinfo *ai = resolve(host, "0", 1);
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof addr;
+	char port[16];
+	int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol), client;
+
+	if (fd == -1 ||
+	    (small > 0 && (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == -1 ||
+			   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == -1)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 1) == -1)
+		die("listen");
+	freeaddrinfo(ai);
+	if (getsockname(fd, (struct sockaddr *)&addr, &len) == -1 ||
+	    getnameinfo((struct sockaddr *)&addr, len, NULL, 0, port, sizeof port, NI_NUMERICSERV) != 0)
+		die("getsockname");
+	printf("PORT %s\n", port);
+	fflush(stdout);
+	client = accept(fd, NULL, NULL);
+	if (client == -1)
+		die("accept");
+	close(fd);
+	return client;
+}
+
 int main(int argc, char *argv[])
 {
 	signal(SIGPIPE, SIG_IGN);
-	if (argc == 3 && strcmp(argv[1], "echo") == 0) {
-		struct addrinfo *ai = resolve(argv[2], "0", 1);
-		struct sockaddr_storage addr;
-		socklen_t len = sizeof addr;
-		char port[16];
-		int small = 16384;
-		int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol), client;
-
-		/* Small kernel buffers, set before listen() so that the accepted
-		 * socket starts with them: a client that sends everything before
-		 * it reads anything stalls here, as it would on a slow network. */
-		if (fd == -1 ||
-		    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == -1 ||
-		    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == -1 ||
-		    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 1) == -1)
-			die("listen");
-		freeaddrinfo(ai);
-		if (getsockname(fd, (struct sockaddr *)&addr, &len) == -1 ||
-		    getnameinfo((struct sockaddr *)&addr, len, NULL, 0, port, sizeof port, NI_NUMERICSERV) != 0)
-			die("getsockname");
-		printf("PORT %s\n", port);
-		fflush(stdout);
-		client = accept(fd, NULL, NULL);
-		if (client == -1)
-			die("accept");
-
-		close(fd);
-		return echo_one(client) == 0 ? 0 : 1;
-	}
+	if (argc == 3 && strcmp(argv[1], "echo") == 0)
+		return echo_one(accept_one(argv[2], 16384)) == 0 ? 0 : 1;
 	if (argc == 5 && strcmp(argv[1], "reset") == 0) {
 		struct addrinfo *ai = resolve(argv[2], argv[3], 0);
 		size_t total = strtoul(argv[4], NULL, 10), done = 0;
@@ -280,27 +286,11 @@ int main(int argc, char *argv[])
 		return stall(fd, strtoul(argv[4], NULL, 10));
 	}
 	if (argc == 3 && strcmp(argv[1], "rst") == 0) {
-		struct addrinfo *ai = resolve(argv[2], "0", 1);
 		struct linger hard = { .l_onoff = 1, .l_linger = 0 };
-		struct sockaddr_storage addr;
-		socklen_t len = sizeof addr;
 		static char buf[1 << 16];
-		char port[16];
-		int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol), client;
+		int client = accept_one(argv[2], 0);
 		ssize_t n;
 
-		if (fd == -1 || bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 1) == -1)
-			die("listen");
-		freeaddrinfo(ai);
-		if (getsockname(fd, (struct sockaddr *)&addr, &len) == -1 ||
-		    getnameinfo((struct sockaddr *)&addr, len, NULL, 0, port, sizeof port, NI_NUMERICSERV) != 0)
-			die("getsockname");
-		printf("PORT %s\n", port);
-		fflush(stdout);
-		client = accept(fd, NULL, NULL);
-		if (client == -1)
-			die("accept");
-		close(fd);
 		while ((n = recv(client, buf, sizeof buf, 0)) != 0)
 			if (n == -1 && errno != EINTR)
 				die("recv");
