@@ -15,7 +15,7 @@
 #   SOCKLAB_WAIT       seconds to wait for a server to listen (default 5)
 #   SOCKLAB_TEST_LIMIT seconds a test may take, on the clock (default 30)
 #   SOCKLAB_JAIL       how programs under test run: none, uid:N or bwrap
-#                      (see tests/lib/jail; default none)
+#                      (see tests/peers/jail.c; default none)
 #   SOCKLAB_SCRATCH    folder for the programs' scratch folders
 #   SOCKLAB_KEY, SOCKLAB_VERDICTS  the grader's secret and the file where
 #                      each test's verdict is recorded with it
@@ -23,7 +23,7 @@
 # Rules it enforces for every suite: no fixed ports (servers get a random
 # free port), readiness by polling the socket table (never a fixed sleep),
 # every network step and every test under a time limit, every program
-# under test started through tests/lib/jail, everything a test started
+# under test started through the jail (tests/peers/jail.c), everything a test started
 # killed and reaped in teardown (process groups, and whatever carries the
 # test's mark: daemons too), output of programs read in bounded amounts,
 # and failure output that shows what was sent, what was expected and what
@@ -258,7 +258,7 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 
 # ------------------------------------------------------------- the jail --
 
-# Where programs under test run, and how (tests/lib/jail).
+# Where programs under test run, and how (tests/peers/jail.c).
 _harness_setup_jail() {
 	HARNESS_JAIL_MODE=${SOCKLAB_JAIL:-none}
 	# Under bubblewrap, what the programs must not read: the folder of the
@@ -270,10 +270,12 @@ _harness_setup_jail() {
 	else
 		HARNESS_SCRATCH=$T/scratch
 	fi
-	mkdir -p "$HARNESS_SCRATCH" || _harness_error "cannot make $HARNESS_SCRATCH"
+	# The jail makes the scratch folder (and gives it to its user) when it
+	# first starts a program of the test.
+	HARNESS_JAIL=$HARNESS_PEERS/jail
+	[ -x "$HARNESS_JAIL" ] || _harness_error "the test helper jail was not built ($HARNESS_JAIL): run 'make peers'"
 	case $HARNESS_JAIL_MODE in
-	uid:*) chown "${HARNESS_JAIL_MODE#uid:}" "$HARNESS_SCRATCH" || _harness_error "cannot give $HARNESS_SCRATCH to the jail's user" ;;
-	none | bwrap) ;;
+	uid:* | none | bwrap) ;;
 	*) _harness_error "SOCKLAB_JAIL=$HARNESS_JAIL_MODE: use none, uid:N or bwrap" ;;
 	esac
 }
@@ -283,7 +285,7 @@ _harness_setup_jail() {
 _harness_command() {
 	case $1 in
 	"$HARNESS_BIN"/*)
-		HARNESS_CMD=("$HARNESS_LIB/jail" -e "$T/.jail-failed" -h "$HARNESS_HIDE" ${HARNESS_NOFILE:+-n "$HARNESS_NOFILE"} \
+		HARNESS_CMD=("$HARNESS_JAIL" -e "$T/.jail-failed" -h "$HARNESS_HIDE" ${HARNESS_NOFILE:+-n "$HARNESS_NOFILE"} \
 			"$HARNESS_JAIL_MODE" "$HARNESS_SCRATCH" "$HARNESS_MARK" "$@")
 		HARNESS_CMD_JAILED=1
 		;;
