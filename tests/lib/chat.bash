@@ -335,13 +335,15 @@ _chat_stopped() {
 # never; one that spins is R almost always, however loaded the machine.
 chat_sample_state() {
 	local start
-	start=$(os_now_ms)
+	os_now
+	start=$OS_NOW_MS
 	RUNNABLE=0 SAMPLES=0
-	while [ "$SAMPLES" -lt 10 ] || [ $(($(os_now_ms) - start)) -lt "$2" ]; do
+	while [ "$SAMPLES" -lt 10 ] || [ $((OS_NOW_MS - start)) -lt "$2" ]; do
 		[ "$(os_proc_state "$1")" != R ] || RUNNABLE=$((RUNNABLE + 1))
 		SAMPLES=$((SAMPLES + 1))
 		# A deliberate measuring interval, not a wait for anything.
-		sleep 0.02
+		nap 0.02
+		os_now
 	done
 }
 

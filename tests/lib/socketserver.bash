@@ -96,7 +96,7 @@ holds_for_ms() {
 	shift
 	while [ "$tries" -gt 0 ]; do
 		"$@" || return 1
-		sleep 0.05
+		nap 0.05
 		tries=$((tries - 1))
 	done
 	"$@"
