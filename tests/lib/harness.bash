@@ -528,11 +528,28 @@ run_prog() {
 	need_prog "$name" || return 1
 	status=0
 	bounded "$secs" "$PROG" "$@" > "$T/run.out" 2> "$T/run.err" || status=$?
-	output=$(head -c 65536 "$T/run.out" | tr -d '\000')
-	stderr=$(head -c 65536 "$T/run.err" | tr -d '\000')
+	_harness_slurp "$T/run.out"
+	output=$HARNESS_TEXT
+	_harness_slurp "$T/run.err"
+	stderr=$HARNESS_TEXT
 	lines=()
 	IFS=$'\n' read -d '' -r -a lines <<< "$output" || true
 	_harness_check_status "$name" "$status" "$secs"
+}
+
+# _harness_slurp FILE: set HARNESS_TEXT to the first 64 KiB of FILE, NUL
+# bytes left out and trailing newlines cut, as "$(head -c 65536 FILE)"
+# would; in bash 4 and later without a process.
+_harness_slurp() {
+	HARNESS_TEXT=
+	if [ -n "${HARNESS_NAP:-}" ]; then
+		LC_ALL=C read -r -N 65536 -d '' HARNESS_TEXT < "$1" 2>/dev/null || true # bash32: ok bash 4 only, as nap
+		while [ "${HARNESS_TEXT%$'\n'}" != "$HARNESS_TEXT" ]; do
+			HARNESS_TEXT=${HARNESS_TEXT%$'\n'}
+		done
+	else
+		HARNESS_TEXT=$(head -c 65536 "$1" 2>/dev/null | tr -d '\000')
+	fi
 }
 
 # Record TIMEOUT or CRASH for a finished command; fail the test if so.
@@ -561,18 +578,37 @@ _harness_check_status() {
 # ECONNREFUSED, ...), as the programs under test print it: glibc, musl and
 # macOS word some of them differently.
 errno_text() {
-	"$OS_PROBE" strerror "$1" | cut -f 2
+	local text
+	text=$("$OS_PROBE" strerror "$1")
+	printf '%s\n' "${text#*$'\t'}"
 }
 
 # errno_regex NAME: errno_text as an extended regular expression, its
 # first letter in either case.
 errno_regex() {
-	local text first
-	# shellcheck disable=SC2016 # the sed script is literal
-	text=$(errno_text "$1" | sed 's/[][\.*^$(){}+?|/]/\\&/g')
-	first=${text:0:1}
-	printf '[%s%s]%s\n' "$(printf '%s' "$first" | tr '[:lower:]' '[:upper:]')" \
-		"$(printf '%s' "$first" | tr '[:upper:]' '[:lower:]')" "${text:1}"
+	local text c out= i=0 upper lower before
+	local lc=abcdefghijklmnopqrstuvwxyz uc=ABCDEFGHIJKLMNOPQRSTUVWXYZ
+	text=$("$OS_PROBE" strerror "$1")
+	text=${text#*$'\t'}
+	while [ "$i" -lt "${#text}" ]; do
+		c=${text:$i:1}
+		case $c in
+		[][\\.*^\$\(\){}+?\|/]) out="$out\\$c" ;;
+		*) out=$out$c ;;
+		esac
+		i=$((i + 1))
+	done
+	c=${out:0:1}
+	upper=$c lower=$c
+	case $lc$uc in
+	*"$c"*)
+		before=${lc%%"$c"*}
+		[ "$before" = "$lc" ] || upper=${uc:${#before}:1}
+		before=${uc%%"$c"*}
+		[ "$before" = "$uc" ] || lower=${lc:${#before}:1}
+		;;
+	esac
+	printf '[%s%s]%s\n' "$upper" "$lower" "${out:1}"
 }
 
 # ------------------------------------------------------------- servers --
@@ -771,18 +807,15 @@ _harness_ready_or_gone() {
 
 # wait_for_line FILE REGEX [SECS] [PID]: wait until a line of FILE (of its
 # first MiB) matches REGEX (giving up early if process PID exits).
+# One osprobe reads the file as it grows: a loop of grep would cost two
+# processes every few ms.
 wait_for_line() {
-	if [ -n "${4:-}" ]; then
-		wait_while_alive "$4" "${3:-5}" _harness_has_line "$1" "$2" && return 0
-		kill -0 "$4" 2>/dev/null && _harness_state TIMEOUT
-		return 1
-	else
-		wait_until "${3:-5}" _harness_has_line "$1" "$2"
-	fi
-}
-
-_harness_has_line() {
-	head -c 1048576 "$1" 2>/dev/null | LC_ALL=C grep -Eaq -- "$2"
+	local status=0
+	_harness_ms "${3:-5}"
+	"$OS_PROBE" lines "$1" "$2" 1 "$HARNESS_MS" ${4:+"$4"} || status=$?
+	[ "$status" = 0 ] && return 0
+	[ "$status" = 1 ] && [ -n "${4:-}" ] && kill -0 "$4" 2>/dev/null && _harness_state TIMEOUT
+	return 1
 }
 
 _harness_size_at_least() {
@@ -828,7 +861,11 @@ program_output() {
 # most 200 characters, control characters replaced: fit for a terminal,
 # whatever the program wrote.
 program_tail() {
-	tail -c 4096 ${1:+"$1"} | tail -n 8 | LC_ALL=C awk '{ gsub(/[^[:print:]\t]/, "?"); print "   | " substr($0, 1, 200) }'
+	if [ -n "${1:-}" ]; then
+		{ "$OS_PROBE" tail < "$1"; } 2>/dev/null
+	else
+		"$OS_PROBE" tail
+	fi
 }
 
 _harness_printable() {
@@ -975,21 +1012,7 @@ _harness_start_listener() {
 # escape_bytes [MAX]: print standard input C-escaped, at most MAX bytes
 # (default 80), with "..." when there was more.
 escape_bytes() {
-	local max=${1:-80}
-	head -c $((max + 1)) | od -An -v -tu1 | awk -v max="$max" -v quote="'" '
-		{ for (i = 1; i <= NF; i++) {
-			n++
-			if (n > max) { more = 1; continue }
-			c = $i + 0
-			if (c == 10) s = s "\\n"
-			else if (c == 13) s = s "\\r"
-			else if (c == 9) s = s "\\t"
-			else if (c == 92) s = s "\\\\"
-			else if (c == 39) s = s "\\" quote
-			else if (c < 32 || c > 126) s = s sprintf("\\x%02x", c)
-			else s = s sprintf("%c", c)
-		} }
-		END { printf "%s%s\n", s, more ? "..." : "" }'
+	"$OS_PROBE" escape "${1:-80}"
 }
 
 # file_size FILE: its size in bytes.

@@ -8,13 +8,22 @@
  *   osprobe inuse tcp|udp PORT    exit 0 if a socket of that protocol is
  *                                 bound to PORT on 127.0.0.1 or ::1 (a bind
  *                                 there fails with EADDRINUSE), 1 if not
- *   osprobe lines FILE REGEX COUNT MS
+ *   osprobe lines FILE REGEX COUNT MS [PID]
  *                                 wait until COUNT lines of FILE (of its
  *                                 first MiB) match the extended regular
  *                                 expression REGEX; exit 0 then, 1 if MS
- *                                 milliseconds pass first.  One process
- *                                 that reads only what is new: polling with
- *                                 grep would cost a process every few ms
+ *                                 milliseconds pass first, 3 if process
+ *                                 PID is gone first (FILE read once more
+ *                                 then).  One process that reads only what
+ *                                 is new: polling with grep would cost a
+ *                                 process every few ms
+ *   osprobe escape MAX            print standard input C-escaped (\n, \t,
+ *                                 \xNN, ...), at most MAX bytes of it, with
+ *                                 "..." when there was more
+ *   osprobe tail                  the last lines of standard input (of its
+ *                                 last 4 KiB, at most 8), each as "   | "
+ *                                 and at most 200 bytes, every byte that
+ *                                 is not printable ASCII or a tab made "?"
  *   osprobe strerror NAME...      for each errno NAME (EADDRINUSE, ...),
  *                                 print "NAME<TAB>text", the C library's
  *                                 strerror text (in the C locale: neither
@@ -49,6 +58,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +88,8 @@ static const struct {
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: osprobe now | ipv6 | inuse tcp|udp PORT | lines FILE REGEX COUNT MS | strerror NAME...\n"
+	fprintf(stderr, "usage: osprobe now | ipv6 | inuse tcp|udp PORT | lines FILE REGEX COUNT MS [PID] | strerror NAME...\n"
+			"       osprobe escape MAX | tail\n"
 			"       osprobe listen tcp|udp PORT PID MS | sweep MARK PREFIX UID SELF\n");
 	return 2;
 }
@@ -99,17 +110,23 @@ static int now(void)
 
 enum { LINES_MAX = 1 << 20 };
 
+static int gone(long pid);
+
 /* Count the matching lines of FILE as it grows, reading only what is new;
- * a line counts once it ends with LF.  NUL bytes in a line are read as
- * the end of the text that regexec() sees. */
-static int lines(const char *file, const char *pattern, const char *count_text, const char *ms_text)
+ * a line counts once it ends with LF, and the line being written when it
+ * is the last one needed (as grep reads it).  NUL bytes in a line are read
+ * as the end of the text that regexec() sees. */
+static int lines(const char *file, const char *pattern, const char *count_text, const char *ms_text,
+		 const char *pid_text)
 {
 	static char buf[LINES_MAX + 1];
 	const struct timespec pause = { .tv_nsec = 2000000 };
 	long want = strtol(count_text, NULL, 10);
 	long long end = now_ms() + strtol(ms_text, NULL, 10);
+	long pid = pid_text ? strtol(pid_text, NULL, 10) : 0;
 	size_t len = 0, start = 0;
 	long found = 0;
+	int status = 1, last = 0;
 	regex_t re;
 	int fd = -1;
 
@@ -138,9 +155,26 @@ static int lines(const char *file, const char *pattern, const char *count_text, 
 				start = i + 1;
 			}
 		}
-		if (found >= want)
+		if (found >= want) {
+			status = 0;
 			break;
+		}
+		if (len > start && found + 1 == want) {
+			buf[len] = '\0';
+			if (regexec(&re, buf + start, 0, NULL, 0) == 0) {
+				status = 0;
+				break;
+			}
+		}
 		if (n <= 0) {
+			if (last) {
+				status = 3;
+				break;
+			}
+			if (pid > 0 && gone(pid)) {
+				last = 1;
+				continue;
+			}
 			if (now_ms() >= end)
 				break;
 			nanosleep(&pause, NULL);
@@ -149,7 +183,75 @@ static int lines(const char *file, const char *pattern, const char *count_text, 
 	regfree(&re);
 	if (fd != -1)
 		close(fd);
-	return found >= want ? 0 : 1;
+	return status;
+}
+
+/* Standard input C-escaped, at most MAX_TEXT bytes of it. */
+static int escape(const char *max_text)
+{
+	long max = strtol(max_text, NULL, 10), n = 0;
+	int c, more = 0;
+
+	while ((c = getchar()) != EOF) {
+		if (++n > max) {
+			more = 1;
+			break;
+		}
+		switch (c) {
+		case '\n': fputs("\\n", stdout); break;
+		case '\r': fputs("\\r", stdout); break;
+		case '\t': fputs("\\t", stdout); break;
+		case '\\': fputs("\\\\", stdout); break;
+		case '\'': fputs("\\'", stdout); break;
+		default:
+			if (c < 32 || c > 126)
+				printf("\\x%02x", c);
+			else
+				putchar(c);
+		}
+	}
+	printf("%s\n", more ? "..." : "");
+	return 0;
+}
+
+enum { TAIL_BYTES = 4096, TAIL_LINES = 8, TAIL_WIDTH = 200 };
+
+/* The last lines of standard input, fit for a terminal. */
+static int tail(void)
+{
+	static char buf[2 * TAIL_BYTES];
+	size_t len = 0, start, i, lines = 0;
+	ssize_t n;
+
+	/* Keep the last TAIL_BYTES bytes read. */
+	while ((n = read(0, buf + len, sizeof buf - len)) > 0) {
+		len += (size_t)n;
+		if (len == sizeof buf) {
+			memmove(buf, buf + len - TAIL_BYTES, TAIL_BYTES);
+			len = TAIL_BYTES;
+		}
+	}
+	start = len > TAIL_BYTES ? len - TAIL_BYTES : 0;
+	/* Back from the end to the start of the last TAIL_LINES lines. */
+	i = len;
+	if (i > start && buf[i - 1] == '\n')
+		i--;
+	while (i > start) {
+		if (buf[i - 1] == '\n' && ++lines == TAIL_LINES)
+			break;
+		i--;
+	}
+	while (i < len) {
+		size_t col = 0;
+
+		fputs("   | ", stdout);
+		for (; i < len && buf[i] != '\n'; i++)
+			if (col++ < TAIL_WIDTH)
+				putchar(buf[i] == '\t' || (buf[i] >= 32 && buf[i] < 127) ? buf[i] : '?');
+		putchar('\n');
+		i++;
+	}
+	return 0;
 }
 
 static int ipv6(void)
@@ -224,6 +326,17 @@ static int proc_stat(long pid, struct proc *p)
 		return 0;
 	p->pid = pid;
 	return sscanf(rest + 1, " %c %ld %ld", &p->state, &p->ppid, &p->pgid) == 3;
+}
+
+/* Whether process PID is gone: it does not exist, or (where /proc says
+ * so) it is a zombie. */
+static int gone(long pid)
+{
+	struct proc p;
+
+	if (kill((pid_t)pid, 0) == -1 && errno == ESRCH)
+		return 1;
+	return proc_stat(pid, &p) && p.state == 'Z';
 }
 
 /* Every process, in PROCS (at most PROCS_MAX); their number. */
@@ -476,12 +589,16 @@ int main(int argc, char **argv)
 		return ipv6();
 	if (argc == 4 && strcmp(argv[1], "inuse") == 0)
 		return inuse(argv[2], argv[3]);
-	if (argc == 6 && strcmp(argv[1], "lines") == 0)
-		return lines(argv[2], argv[3], argv[4], argv[5]);
+	if ((argc == 6 || argc == 7) && strcmp(argv[1], "lines") == 0)
+		return lines(argv[2], argv[3], argv[4], argv[5], argc == 7 ? argv[6] : NULL);
 	if (argc == 6 && strcmp(argv[1], "listen") == 0)
 		return listen_wait(argv[2], argv[3], argv[4], argv[5]);
 	if (argc == 6 && strcmp(argv[1], "sweep") == 0)
 		return sweep(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 3 && strcmp(argv[1], "escape") == 0)
+		return escape(argv[2]);
+	if (argc == 2 && strcmp(argv[1], "tail") == 0)
+		return tail();
 	if (argc >= 3 && strcmp(argv[1], "strerror") == 0)
 		return print_strerror(argc - 2, argv + 2);
 	return usage();
