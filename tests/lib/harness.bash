@@ -322,10 +322,12 @@ _harness_sweep() {
 	local pid round=0 left
 	while [ "$round" -lt 20 ]; do
 		left=
-		for pid in $(_harness_leftovers); do
+		# Through a file: a command substitution would cost a process.
+		_harness_leftovers > "$T/.leftovers"
+		while read -r pid; do
 			[ "$pid" = "$$" ] && continue
 			kill -KILL "$pid" 2>/dev/null && left=1
-		done
+		done < "$T/.leftovers"
 		[ -n "$left" ] || return 0
 		nap 0.05
 		round=$((round + 1))
@@ -616,13 +618,17 @@ errno_regex() {
 # A random port in 20000-31999 (below Linux's ephemeral range) that no
 # socket of the given protocol (tcp or udp) uses right now.
 free_port() {
-	local proto=${1:-tcp} port i=0
+	_harness_free_port "$@" || return 1
+	printf '%s\n' "$HARNESS_PORT"
+}
+
+# _harness_free_port [PROTO]: set HARNESS_PORT to a free port, in this
+# shell.
+_harness_free_port() {
+	local proto=${1:-tcp} i=0
 	while [ "$i" -lt 50 ]; do
-		port=$((20000 + RANDOM % 12000))
-		os_port_in_use "$proto" "$port" || {
-			printf '%s\n' "$port"
-			return 0
-		}
+		HARNESS_PORT=$((20000 + RANDOM % 12000))
+		os_port_in_use "$proto" "$HARNESS_PORT" || return 0
 		i=$((i + 1))
 	done
 	fail "no free $proto port found"
@@ -654,7 +660,8 @@ start_server() {
 	need_prog "$name" || return 1
 	path=$PROG
 	for attempt in 1 2 3 4 5; do
-		SERVER_PORT=$(free_port "$proto")
+		_harness_free_port "$proto" || return 1
+		SERVER_PORT=$HARNESS_PORT
 		args=()
 		for arg in "$@"; do
 			args+=("${arg//@PORT/$SERVER_PORT}")
@@ -769,12 +776,17 @@ wait_listening() {
 	HARNESS_ELSEWHERE=
 	if [ -n "$pid" ]; then
 		_harness_ms "${SOCKLAB_WAIT:-5}"
-		ports=$(os_wait_listening "$1" "$2" "$pid" "$HARNESS_MS") || status=$?
+		os_wait_listening "$1" "$2" "$pid" "$HARNESS_MS" > "$T/.ports" || status=$?
 		case $status in
 		0) return 0 ;;
 		# Gone: once this shell has reaped it, as the caller will ask.
 		3) wait_until 1 gone "$pid"; return 1 ;;
-		4) HARNESS_ELSEWHERE=${ports//$'\n'/ }; return 1 ;;
+		4)
+			while read -r ports; do
+				HARNESS_ELSEWHERE=${HARNESS_ELSEWHERE:+$HARNESS_ELSEWHERE }$ports
+			done < "$T/.ports"
+			return 1
+			;;
 		1) return 1 ;;
 		esac
 	fi

@@ -154,22 +154,7 @@ os_tcp_table() {
 # _os_proc_net PROTO [inode]: the kernel's socket table for PROTO (tcp or
 # udp, IPv4 and IPv6) as "LOCALPORT REMOTEPORT STATE RXQUEUE [INODE]".
 _os_proc_net() {
-	cat /proc/net/"$1" /proc/net/"$1"6 2>/dev/null | awk -v inode="${2:-}" '
-		function hex(s,  i, n) {
-			n = 0
-			for (i = 1; i <= length(s); i++)
-				n = n * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1
-			return n
-		}
-		BEGIN {
-			split("ESTABLISHED SYN_SENT SYN_RECV FIN_WAIT1 FIN_WAIT2 TIME_WAIT CLOSE CLOSE_WAIT LAST_ACK LISTEN CLOSING", names, " ")
-		}
-		$1 ~ /^[0-9]+:$/ {
-			n = split($2, l, ":"); split($3, r, ":"); split($5, q, ":")
-			line = hex(l[n]) " " hex(r[length(r)]) " " names[hex($4)] " " hex(q[2])
-			if (inode != "") line = line " " $10
-			print line
-		}'
+	"$OS_PROBE" sockets "$1" ${2:+inode}
 }
 
 # ----------------------------------------------------------- processes --
@@ -178,15 +163,7 @@ _os_proc_net() {
 # S, D, T, Z...).
 os_procs() {
 	if [ "$OS_MODE" = linux ]; then
-		# The command name in /proc/PID/stat may hold spaces and
-		# parentheses: cut at the last ") ".
-		cat /proc/[0-9]*/stat 2>/dev/null | awk '{
-			rest = $0
-			while ((i = index(rest, ") ")) > 0)
-				rest = substr(rest, i + 2)
-			split(rest, f, " ")
-			print $1, f[2], f[3], f[1]
-		}' || true
+		"$OS_PROBE" procs
 	else
 		ps -A -o pid= -o ppid= -o pgid= -o stat= 2>/dev/null | awk '{ print $1, $2, $3, substr($4, 1, 1) }'
 	fi

@@ -30,7 +30,7 @@
  *                                 this program nor the lessons' programs
  *                                 call setlocale)
  *
- * Two more answer from Linux's /proc, for the harness's linux mode: each
+ * These answer from Linux's /proc, for the harness's linux mode: each
  * does in one process what would take a dozen shell tools every time.
  *   osprobe listen tcp|udp PORT PID MS
  *                                 wait until PORT listens (tcp) or is bound
@@ -38,6 +38,12 @@
  *                                 is gone; 4 as soon as PID's process group
  *                                 listens on other TCP ports only (printed,
  *                                 one a line); 1 when MS milliseconds pass
+ *   osprobe procs                 every process as "PID PPID PGID STATE"
+ *   osprobe sockets tcp|udp [inode]
+ *                                 every socket of the kernel's table (IPv4
+ *                                 and IPv6) as "LOCALPORT REMOTEPORT STATE
+ *                                 RXQUEUE [INODE]", STATE a name (LISTEN,
+ *                                 ESTABLISHED, ...)
  *   osprobe sweep MARK PREFIX UID SELF
  *                                 print the PIDs of the processes, zombies
  *                                 left out, whose environment holds MARK,
@@ -90,7 +96,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: osprobe now | ipv6 | inuse tcp|udp PORT | lines FILE REGEX COUNT MS [PID] | strerror NAME...\n"
 			"       osprobe escape MAX | tail\n"
-			"       osprobe listen tcp|udp PORT PID MS | sweep MARK PREFIX UID SELF\n");
+			"       osprobe listen tcp|udp PORT PID MS | sweep MARK PREFIX UID SELF | procs | sockets tcp|udp [inode]\n");
 	return 2;
 }
 
@@ -359,6 +365,49 @@ static size_t proc_list(struct proc *procs)
 	return n;
 }
 
+static int procs_print(void)
+{
+	static struct proc procs[PROCS_MAX];
+	size_t n = proc_list(procs);
+
+	for (size_t i = 0; i < n; i++)
+		printf("%ld %ld %ld %c\n", procs[i].pid, procs[i].ppid, procs[i].pgid, procs[i].state);
+	return 0;
+}
+
+/* /proc/net/PROTO and PROTO6, a socket a line (see the top). */
+static int sockets_print(const char *proto, int with_inode)
+{
+	static const char *const names[] = { "", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+					     "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING" };
+
+	if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0)
+		return usage();
+	for (int v6 = 0; v6 < 2; v6++) {
+		char path[32], line[512];
+		FILE *f;
+
+		snprintf(path, sizeof path, "/proc/net/%s%s", proto, v6 ? "6" : "");
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof line, f) != NULL) {
+			unsigned local, remote, state;
+			unsigned long rx, inode;
+
+			if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %x %*x:%lx %*s %*s %*s %*s %lu",
+				   &local, &remote, &state, &rx, &inode) != 5)
+				continue;
+			printf("%u %u %s %lu", local, remote, state < sizeof names / sizeof names[0] ? names[state] : "",
+			       rx);
+			if (with_inode)
+				printf(" %lu", inode);
+			putchar('\n');
+		}
+		fclose(f);
+	}
+	return 0;
+}
+
 /* FILE into BUF, at most FILE_MAX bytes: their number, or -1. */
 static ssize_t read_file(const char *file, char *buf)
 {
@@ -595,6 +644,10 @@ int main(int argc, char **argv)
 		return listen_wait(argv[2], argv[3], argv[4], argv[5]);
 	if (argc == 6 && strcmp(argv[1], "sweep") == 0)
 		return sweep(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 2 && strcmp(argv[1], "procs") == 0)
+		return procs_print();
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "sockets") == 0)
+		return sockets_print(argv[2], argc == 4);
 	if (argc == 3 && strcmp(argv[1], "escape") == 0)
 		return escape(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "tail") == 0)
