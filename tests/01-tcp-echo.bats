@@ -19,7 +19,7 @@ teardown() {
 # server_in_state STATE: the server's process is in STATE (S: sleeping,
 # T: stopped).
 server_in_state() {
-	os_procs | awk -v p="$(prog_pid "$SERVER_PID")" -v s="$1" '$1 == p && $4 == s { found = 1 } END { exit !found }'
+	[ "$(os_proc_state "$(prog_pid "$SERVER_PID")")" = "$1" ]
 }
 
 # server_blocked_sending PORT: the server sleeps while bytes wait in its
