@@ -151,8 +151,8 @@ static int serve(void)
 	/* TODO: the round of the header comment until net_stop is set: fill
 	 * pfds, poll(2), accept, read, flush, drop the leaving clients. */
 	(void)accept_clients;
-		(void)chat_flush;
-		(void)pfds;
+	(void)chat_flush;
+	(void)pfds;
 	errno = ENOSYS;
 	return -1;
 }
