@@ -22,9 +22,14 @@ NC       ?=
 BUILD    := build
 WERROR   := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -O1
 
-export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC HOMEWORK LESSON CLASS FORMAT OUT HIDDEN
+export CC CFLAGS CPPFLAGS LDFLAGS LDLIBS NC HOMEWORK LESSON CLASS JOBS FORMAT OUT HIDDEN
 
-.PHONY: help deps build peers skeletons solutions-release grade grade-class gradescope watch hint test check mutants fuzz bench bench-grade demo slides clean
+# The student handout (make handout) has the same Makefile but no
+# solutions/: what needs them says so instead of failing halfway.
+HANDOUT := $(if $(wildcard solutions),,yes)
+NEEDS_SOLUTIONS = @test -d solutions || { echo "make $@: not in the student handout (it needs the course's solutions/)" >&2; exit 2; }
+
+.PHONY: help deps build peers skeletons solutions-release grade grade-class gradescope handout watch hint test check mutants fuzz bench bench-grade demo slides clean
 
 help:
 	@echo "socklab: network programming with sockets in C"
@@ -34,14 +39,22 @@ help:
 	@echo "  make grade LESSON=01    one lesson only"
 	@echo "  make watch LESSON=01    grade again whenever a file of the lesson changes"
 	@echo "  make hint LESSON=01     a hint for the first failing test (again: the next one)"
+ifeq ($(HANDOUT),yes)
+	@echo "  make slides             render the lecture to HTML, with its diagrams"
+	@echo "  make deps               install the test tools (bats, netcat)"
+	@echo "  make clean              remove $(BUILD)/"
+else
 	@echo "Instructors:"
 	@echo "  make grade HOMEWORK=DIR grade another tree (a student's copy, or solutions)"
-	@echo "  make grade-class CLASS=DIR  grade every student folder in DIR"
+	@echo "  make grade-class CLASS=DIR  grade every student in DIR (a folder or a .zip each),"
+	@echo "                          JOBS at once (default: one per processor)"
 	@echo "  make grade HOMEWORK=DIR FORMAT=gradescope [OUT=FILE]  also write the results for Gradescope"
 	@echo "                          (or classroom, junit, tap, csv; several with commas)"
 	@echo "  make grade HIDDEN=DIR   also run the hidden tests of DIR/tests/NN-name.bats"
 	@echo "  make gradescope         the Gradescope autograder, $(BUILD)/gradescope/autograder.zip"
 	@echo "                          (LESSON=01: that lesson only; HIDDEN=DIR: with hidden tests)"
+	@echo "  make handout            the course for students, without solutions/: $(BUILD)/handout/"
+	@echo "                          and $(BUILD)/handout.tar.gz"
 	@echo "  make skeletons          regenerate homework/ from solutions/"
 	@echo "  make solutions-release  clean copies of the solutions (no markers) in $(BUILD)/solutions-release/"
 	@echo "  make test               the project's own checks"
@@ -59,6 +72,7 @@ help:
 	@echo "  make build              build the reference solutions into $(BUILD)/"
 	@echo "  make deps               install the test tools (bats, netcat)"
 	@echo "  make clean              remove $(BUILD)/"
+endif
 
 # A copy checked out with Windows line endings (git's core.autocrlf=true
 # without our .gitattributes, or files saved by a Windows editor) cannot
@@ -75,17 +89,20 @@ deps:
 	@sh tools/deps
 
 build: peers
+	$(NEEDS_SOLUTIONS)
 	@CFLAGS="$(WERROR)" tools/build solutions $(BUILD)/solutions
 
 peers:
 	@tools/peers $(BUILD)/peers
 
 skeletons:
+	$(NEEDS_SOLUTIONS)
 	@tools/mkskel --sync
 
 # The solutions as programs, for students after the deadline: no
 # skeleton marker, no stub.
 solutions-release:
+	$(NEEDS_SOLUTIONS)
 	@rm -rf $(BUILD)/solutions-release
 	@tools/mkskel --release $(BUILD)/solutions-release
 
@@ -95,11 +112,19 @@ grade: deps
 		$$(for f in $$(echo "$$FORMAT" | tr , ' '); do printf ' -F %s' "$$f"; done) $${OUT:+-o "$$OUT"}
 
 grade-class: deps
-	@test -n "$$CLASS" || { echo "usage: make grade-class CLASS=DIR" >&2; exit 2; }
-	@tools/grade-class "$$CLASS" $${LESSON:+"$$LESSON"}
+	$(NEEDS_SOLUTIONS)
+	@test -n "$$CLASS" || { echo "usage: make grade-class CLASS=DIR [LESSON=NN] [JOBS=N]" >&2; exit 2; }
+	@tools/grade-class $${JOBS:+-j "$$JOBS"} "$$CLASS" $${LESSON:+"$$LESSON"}
 
 gradescope:
+	$(NEEDS_SOLUTIONS)
 	@tools/gradescope $${LESSON:+-l "$$LESSON"} $${HIDDEN:+-H "$$HIDDEN"}
+
+# The course for students: no solutions/, the given files checked by the
+# grader against a manifest (tools/handout).
+handout:
+	$(NEEDS_SOLUTIONS)
+	@tools/handout
 
 watch: deps
 	@test -n "$$LESSON" || { echo "usage: make watch LESSON=NN" >&2; exit 2; }
@@ -110,6 +135,7 @@ hint:
 	@tools/hint "$$LESSON"
 
 test:
+	$(NEEDS_SOLUTIONS)
 	@$(CRLF_CHECK)
 	@sh tools/deps test
 	@tests/check
@@ -120,28 +146,33 @@ check: test
 # solution, which the tests must catch (tools/mutants).
 RUNS ?= 1
 mutants: deps
+	$(NEEDS_SOLUTIONS)
 	@tools/mutants -n "$(RUNS)" $${LESSON:+-l "$$LESSON"}
 
 # Fuzzing: each libFuzzer target of tests/fuzz/ for SECONDS, then the
 # mkskel property test as long (tools/fuzz; output in $(BUILD)/fuzz/).
 SECONDS ?= 60
 fuzz:
+	$(NEEDS_SOLUTIONS)
 	@tools/fuzz "$(SECONDS)"
 
 bench: build
 	@tools/bench
 
 bench-grade: deps
+	$(NEEDS_SOLUTIONS)
 	@tools/bench-grade
 
 # A demo needs only the reference programs: a broken test peer must not
 # stop a lecture.
 demo:
+	$(NEEDS_SOLUTIONS)
 	@CFLAGS="$(WERROR)" tools/build solutions $(BUILD)/solutions > /dev/null || true
 	@tools/demo $(LESSON)
 
+# The handout has no solutions/ to bring the slides' code up to date from.
 slides:
-	@tools/slides
+	@tools/slides $(if $(HANDOUT),--no-update)
 
 clean:
 	@chmod -R u+w $(BUILD) 2>/dev/null || true
