@@ -588,7 +588,7 @@ errno_text() {
 # errno_regex NAME: errno_text as an extended regular expression, its
 # first letter in either case.
 errno_regex() {
-	local text c out= i=0 upper lower before
+	local text c out='' i=0 upper lower before
 	local lc=abcdefghijklmnopqrstuvwxyz uc=ABCDEFGHIJKLMNOPQRSTUVWXYZ
 	text=$("$OS_PROBE" strerror "$1")
 	text=${text#*$'\t'}

@@ -11,7 +11,9 @@
  *            uid:N     as none, and the program runs as user N (the
  *                      grader runs as root): it can write only SCRATCH
  *                      and the temporary folders, signal only its own
- *                      processes, and read none of the grader's
+ *                      processes, and read none of the grader's.  Through
+ *                      setpriv(1): clearing the supplementary groups takes
+ *                      setgroups(), which is not POSIX
  *            bwrap     as none, under bubblewrap: the whole file system is
  *                      read-only but SCRATCH (TMPDIR points there), and
  *                      /proc (where the grader's processes are) is hidden
@@ -30,17 +32,12 @@
  * of address space (2097152), SOCKLAB_NPROC processes of the user (unset:
  * no limit); each sets both the soft and the hard limit.  Core dumps are
  * off.  Exit status 2 on a usage error, 125 when the jail fails, 126 or
- * 127 when PROG cannot be run.
+ * 127 when PROG (or setpriv, or bwrap) cannot be run.
  */
 #define _POSIX_C_SOURCE 200809L
-/* setgroups(2) is not POSIX: glibc and musl declare it with
- * _DEFAULT_SOURCE, macOS with _DARWIN_C_SOURCE. */
-#define _DEFAULT_SOURCE
-#define _DARWIN_C_SOURCE
 
 #include <dirent.h>
 #include <errno.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,10 +231,20 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "none") == 0) {
 		/* nothing more */
 	} else if (strncmp(mode, "uid:", 4) == 0) {
-		uid_t uid = (uid_t)atol(mode + 4);
+		static char *args[4096], reuid[32], regid[32];
+		int n = 0, k;
 
-		if (setgroups(0, NULL) < 0 || setgid((gid_t)uid) < 0 || setuid(uid) < 0)
-			fail("cannot become the jail's user ", mode + 4);
+		snprintf(reuid, sizeof reuid, "--reuid=%s", mode + 4);
+		snprintf(regid, sizeof regid, "--regid=%s", mode + 4);
+		args[n++] = "setpriv";
+		args[n++] = reuid;
+		args[n++] = regid;
+		args[n++] = "--clear-groups";
+		args[n++] = "--";
+		for (k = 0; argv[k] && n < 4095; k++)
+			args[n++] = argv[k];
+		args[n] = NULL;
+		argv = args;
 	} else if (strcmp(mode, "bwrap") == 0) {
 		/* /proc hidden: the program could read the grader's processes
 		 * there; and the folders the grader names, its own folder bound
