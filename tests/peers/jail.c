@@ -49,16 +49,28 @@ extern char **environ;
 
 static const char *failed = "/dev/null";
 
+/* The command line that runs the program, when setpriv or bwrap runs it. */
+static char *args[8192];
+static int nargs;
+
 /* The jail could not do its part: say why in FILE, and exit 125. */
-static void fail(const char *what, const char *arg)
+static void fail(const char *what, const char *detail)
 {
 	FILE *f = fopen(failed, "w");
 
 	if (f) {
-		fprintf(f, "%s%s\n", what, arg);
+		fprintf(f, "%s%s\n", what, detail);
 		fclose(f);
 	}
 	exit(125);
+}
+
+/* One more word on that command line. */
+static void arg(const char *word)
+{
+	if (nargs == (int)(sizeof args / sizeof args[0]) - 1)
+		fail("too many arguments", "");
+	args[nargs++] = (char *)word;
 }
 
 static void usage(void)
@@ -231,42 +243,34 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "none") == 0) {
 		/* nothing more */
 	} else if (strncmp(mode, "uid:", 4) == 0) {
-		static char *args[4096], reuid[32], regid[32];
-		int n = 0, k;
+		static char reuid[32], regid[32];
 
 		snprintf(reuid, sizeof reuid, "--reuid=%s", mode + 4);
 		snprintf(regid, sizeof regid, "--regid=%s", mode + 4);
-		args[n++] = "setpriv";
-		args[n++] = reuid;
-		args[n++] = regid;
-		args[n++] = "--clear-groups";
-		args[n++] = "--";
-		for (k = 0; argv[k] && n < 4095; k++)
-			args[n++] = argv[k];
-		args[n] = NULL;
-		argv = args;
+		arg("setpriv");
+		arg(reuid);
+		arg(regid);
+		arg("--clear-groups");
 	} else if (strcmp(mode, "bwrap") == 0) {
 		/* /proc hidden: the program could read the grader's processes
 		 * there; and the folders the grader names, its own folder bound
 		 * back. */
-		static char *args[4096];
 		static char dir[4096];
 		const char *p = hide, *slash = strrchr(argv[0], '/');
-		int n = 0, k;
 
 		if (!slash || slash == argv[0])
 			snprintf(dir, sizeof dir, "%s", slash ? "/" : scratch);
 		else
 			snprintf(dir, sizeof dir, "%.*s", (int)(slash - argv[0]), argv[0]);
-		args[n++] = "bwrap";
-		args[n++] = "--ro-bind";
-		args[n++] = "/";
-		args[n++] = "/";
-		args[n++] = "--dev";
-		args[n++] = "/dev";
-		args[n++] = "--tmpfs";
-		args[n++] = "/proc";
-		while (*p && n < 2000) {
+		arg("bwrap");
+		arg("--ro-bind");
+		arg("/");
+		arg("/");
+		arg("--dev");
+		arg("/dev");
+		arg("--tmpfs");
+		arg("/proc");
+		while (*p) {
 			const char *end = strchr(p, ':');
 			size_t len = end ? (size_t)(end - p) : strlen(p);
 			char *one = strndup(p, len);
@@ -275,29 +279,31 @@ int main(int argc, char **argv)
 			if (!one)
 				fail("out of memory", "");
 			if (len && stat(one, &st) == 0 && S_ISDIR(st.st_mode)) {
-				args[n++] = "--tmpfs";
-				args[n++] = one;
+				arg("--tmpfs");
+				arg(one);
 			} else {
 				free(one);
 			}
 			p += len + (end != NULL);
 		}
-		args[n++] = "--ro-bind";
-		args[n++] = dir;
-		args[n++] = dir;
-		args[n++] = "--bind";
-		args[n++] = (char *)scratch;
-		args[n++] = (char *)scratch;
-		args[n++] = "--chdir";
-		args[n++] = (char *)scratch;
-		args[n++] = "--die-with-parent";
-		args[n++] = "--";
-		for (k = 0; argv[k] && n < 4095; k++)
-			args[n++] = argv[k];
-		args[n] = NULL;
-		argv = args;
+		arg("--ro-bind");
+		arg(dir);
+		arg(dir);
+		arg("--bind");
+		arg(scratch);
+		arg(scratch);
+		arg("--chdir");
+		arg(scratch);
+		arg("--die-with-parent");
 	} else {
 		fail("unknown mode ", mode);
+	}
+	/* setpriv or bwrap first: then the program and its arguments. */
+	if (nargs > 0) {
+		arg("--");
+		for (int k = 0; argv[k]; k++)
+			arg(argv[k]);
+		argv = args;
 	}
 
 	environ = clean;

@@ -375,39 +375,6 @@ static int procs_print(void)
 	return 0;
 }
 
-/* /proc/net/PROTO and PROTO6, a socket a line (see the top). */
-static int sockets_print(const char *proto, int with_inode)
-{
-	static const char *const names[] = { "", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
-					     "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING" };
-
-	if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0)
-		return usage();
-	for (int v6 = 0; v6 < 2; v6++) {
-		char path[32], line[512];
-		FILE *f;
-
-		snprintf(path, sizeof path, "/proc/net/%s%s", proto, v6 ? "6" : "");
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		while (fgets(line, sizeof line, f) != NULL) {
-			unsigned local, remote, state;
-			unsigned long rx, inode;
-
-			if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %x %*x:%lx %*s %*s %*s %*s %lu",
-				   &local, &remote, &state, &rx, &inode) != 5)
-				continue;
-			printf("%u %u %s %lu", local, remote, state < sizeof names / sizeof names[0] ? names[state] : "",
-			       rx);
-			if (with_inode)
-				printf(" %lu", inode);
-			putchar('\n');
-		}
-		fclose(f);
-	}
-	return 0;
-}
-
 /* FILE into BUF, at most FILE_MAX bytes: their number, or -1. */
 static ssize_t read_file(const char *file, char *buf)
 {
@@ -434,15 +401,17 @@ static int holds(const char *hay, size_t len, const char *needle)
 	return 0;
 }
 
-/* A socket of the kernel's tables. */
+/* A socket of the kernel's tables: ports, state and receive queue as
+ * numbers. */
 struct sock {
-	unsigned port;
-	unsigned long inode;
+	unsigned port, remote, state;
+	unsigned long rx, inode;
 };
 
-/* The sockets of /proc/net/PROTO and PROTO6 in state STATE, into SOCKS (at
- * most SOCKS_MAX): their number.  Reading a table costs the kernel a walk
- * of its whole hash of connections (milliseconds): read it seldom. */
+/* The sockets of /proc/net/PROTO and PROTO6 in state STATE (0: in any),
+ * into SOCKS (at most SOCKS_MAX): their number.  Reading a table costs the
+ * kernel a walk of its whole hash of connections (milliseconds): read it
+ * seldom. */
 static size_t sockets(const char *proto, unsigned state, struct sock *socks)
 {
 	size_t n = 0;
@@ -455,15 +424,39 @@ static size_t sockets(const char *proto, unsigned state, struct sock *socks)
 		if ((f = fopen(path, "r")) == NULL)
 			continue;
 		while (n < SOCKS_MAX && fgets(line, sizeof line, f) != NULL) {
-			unsigned st;
+			struct sock *s = &socks[n];
 
-			if (sscanf(line, " %*s %*[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu",
-				   &socks[n].port, &st, &socks[n].inode) == 3 && st == state)
+			if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %x %*x:%lx %*s %*s %*s %*s %lu",
+				   &s->port, &s->remote, &s->state, &s->rx, &s->inode) == 5 &&
+			    (state == 0 || s->state == state))
 				n++;
 		}
 		fclose(f);
 	}
 	return n;
+}
+
+/* Every socket of PROTO's tables, a line each (see the top). */
+static int sockets_print(const char *proto, int with_inode)
+{
+	static const char *const names[] = { "", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+					     "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING" };
+	static struct sock socks[SOCKS_MAX];
+	size_t n;
+
+	if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0)
+		return usage();
+	n = sockets(proto, 0, socks);
+	for (size_t i = 0; i < n; i++) {
+		const struct sock *s = &socks[i];
+
+		printf("%u %u %s %lu", s->port, s->remote, s->state < sizeof names / sizeof names[0] ? names[s->state] : "",
+		       s->rx);
+		if (with_inode)
+			printf(" %lu", s->inode);
+		putchar('\n');
+	}
+	return 0;
 }
 
 /* The socket inodes held by the processes of group PGID, into INODES (at
