@@ -163,13 +163,13 @@ teardown() {
 	# A first 10,000 let malloc() find its size: after that, the same
 	# traffic must not need more memory.
 	run bounded 20 "$PEER" cycles 127.0.0.1 "$SERVER_PORT" 10000
-	chat_expect_run "10,000 clients joined and left, 8 at a time: each must be welcomed"
+	chat_expect_run "10,000 clients joined and left, 8 at a time, each after four /who: each must be welcomed and answered"
 	before=$(os_rss_kb "$(prog_pid "$SERVER_PID")")
 	run bounded 60 "$PEER" cycles 127.0.0.1 "$SERVER_PORT" 100000
-	chat_expect_run "100,000 clients joined and left, 8 at a time: each must be welcomed"
+	chat_expect_run "100,000 clients joined and left, 8 at a time, each after four /who: each must be welcomed and answered"
 	after=$(os_rss_kb "$(prog_pid "$SERVER_PID")")
 	[ $((after - before)) -le 1024 ] ||
-		fail "the server's resident memory grew from $before KiB to $after KiB while 100,000 clients joined and left (8 at a time, never more than 9 in the room): free what a client holds (its queue's buffer, however it grew) when it goes"
+		fail "the server's resident memory grew from $before KiB to $after KiB while 100,000 clients joined and left (8 at a time, each with four replies to /who queued at once and an unfinished line): free what a client holds (its queue's buffer, however it grew) when it goes"
 }
 
 # ------------------------------------------------- file descriptors --

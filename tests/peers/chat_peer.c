@@ -38,9 +38,12 @@
  *       intact=K": N lines of A came before B's, K of them whole and in
  *       order.  Exit 0 if B's line came.
  *   chat_peer cycles HOST PORT N
- *       N clients join and leave, 8 at a time: connect, wait for the
- *       welcome, close with a reset (so that no TIME_WAIT holds a port).
- *       Print "cycles=N" and exit 0 if every one was welcomed.
+ *       N clients join and leave, 8 at a time: each connects, waits for
+ *       its welcome, sends four "/who" and the start of a line in one
+ *       send() (four replies queued at once, and an unfinished line
+ *       kept), waits for the four replies, and closes with a reset (so
+ *       that no TIME_WAIT holds a port).  Print "cycles=N" and exit 0 if
+ *       every one was welcomed and answered.
  *   chat_peer late HOST
  *       A server that answers late: listen on HOST, any free port; print
  *       "PORT n"; copy what one client sends to standard output until it
@@ -339,6 +342,7 @@ struct turner {
 	char name[32];         /* from its welcome; "" until then */
 	char line[1100];       /* the start of the line being received */
 	size_t len;
+	long count;            /* lines counted by the caller's SEEN */
 };
 
 /* Read what is there on T (one recv()); call SEEN with each whole line,
@@ -481,9 +485,16 @@ static int turns(const char *host, const char *port, long lines)
 	return turns_r.b_seen ? 0 : 1;
 }
 
+/* What a client of cycles sees: replies to /who. */
+static void cycles_seen(struct turner *t, const char *line)
+{
+	t->count += strncmp(line, "* online: ", 10) == 0;
+}
+
 /* N clients join and leave, 8 at a time (see the header comment). */
 static int cycles(const char *host, const char *port, long n)
 {
+	static const char who[] = "/who\n/who\n/who\n/who\nand a line never finis";
 	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
 	long done = 0;
 
@@ -502,6 +513,17 @@ static int cycles(const char *host, const char *port, long n)
 			while (t[i].name[0] == '\0')
 				if (poll(&p, 1, 5000) != 1 || turner_read(&t[i], NULL) <= 0) {
 					printf("cycles=%ld: client %ld got no welcome\n", done, done + i + 1);
+					return 1;
+				}
+			if (send(t[i].fd, who, sizeof who - 1, 0) != (ssize_t)sizeof who - 1)
+				die("send");
+		}
+		for (int i = 0; i < batch; i++) {
+			struct pollfd p = { .fd = t[i].fd, .events = POLLIN };
+
+			while (t[i].count < 4)
+				if (poll(&p, 1, 5000) != 1 || turner_read(&t[i], cycles_seen) <= 0) {
+					printf("cycles=%ld: client %ld got %ld of 4 replies to /who\n", done, done + i + 1, t[i].count);
 					return 1;
 				}
 			close(t[i].fd);
