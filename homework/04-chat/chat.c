@@ -99,7 +99,7 @@ struct client *chat_join(int fd, const char *where)
 }
 
 /* Take C, marked to leave and closed, out of the room, tell the others,
- * and free it, its output queue too. */
+ * and free it, its queue and input buffer too. */
 static void chat_forget(struct client *c)
 {
 	size_t i = 0;
@@ -111,6 +111,7 @@ static void chat_forget(struct client *c)
 	log_line("%s left (%s)\n", c->name, c->leaving);
 	tell(NULL, "* %s left\n", c->name);
 	free(c->out);
+	free(c->in);
 	free(c);
 }
 
@@ -202,13 +203,23 @@ static void cut_lines(struct client *c)
 
 void chat_received(struct client *c, const char *data, size_t len)
 {
+	/* Only a client in the middle of a line holds an input buffer: an
+	 * idle one costs its struct client and nothing more. */
+	if (c->in == NULL && (c->in = malloc(CHAT_IN_SIZE)) == NULL) {
+		chat_leave(c, strerror(errno));
+		return;
+	}
 	/* After cut_lines() at most CHAT_MAX_LINE + 1 bytes wait: the buffer
 	 * takes the rest a piece at a time. */
-	for (size_t n; len > 0 && c->leaving[0] == '\0' && c->in_len < sizeof c->in; data += n, len -= n) {
-		n = len < sizeof c->in - c->in_len ? len : sizeof c->in - c->in_len;
+	for (size_t n; len > 0 && c->leaving[0] == '\0' && c->in_len < CHAT_IN_SIZE; data += n, len -= n) {
+		n = len < CHAT_IN_SIZE - c->in_len ? len : CHAT_IN_SIZE - c->in_len;
 		memcpy(c->in + c->in_len, data, n);
 		c->in_len += n;
 		cut_lines(c);
+	}
+	if (c->in_len == 0) {
+		free(c->in);
+		c->in = NULL;
 	}
 }
 

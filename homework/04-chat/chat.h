@@ -20,6 +20,7 @@
 
 #define CHAT_MAX_LINE 1024  /* longest line, without its CR and LF */
 #define CHAT_MAX_NICK 16
+#define CHAT_IN_SIZE (2 * CHAT_MAX_LINE)  /* a client's input buffer */
 
 /* One connected client. */
 struct client {
@@ -30,7 +31,7 @@ struct client {
 	char name[CHAT_MAX_NICK + 1];
 	int discarding;             /* inside a too-long line: drop up to its LF */
 	size_t in_len;              /* bytes received, not yet cut into lines */
-	char in[2 * CHAT_MAX_LINE];
+	char *in;                   /* CHAT_IN_SIZE bytes, only while IN_LEN > 0 */
 };
 
 /* Everyone in the room, in joining order: chat_clients[0] to
@@ -52,7 +53,7 @@ void chat_flush(struct client *c);
 /* Mark C to leave at the end of this round, saying WHY in the log. */
 void chat_leave(struct client *c, const char *why);
 /* Close every client marked to leave, take it out of the room, tell the
- * others, and free it, its output queue too. */
+ * others, and free it, its queue and input buffer too. */
 void chat_drop_leaving(void);
 /* Log a printf-style line on stdout, never waiting (see chat.c). */
 void log_line(const char *fmt, ...);

@@ -10,8 +10,16 @@
  * to stdout, never waiting.
  *
  * The round of the loop in serve() is lesson 04's: poll(), accept and
- * chat_join(), chat_read(), send each output queue as far as
- * its socket takes it, close the clients that leave.  What changes:
+ * chat_join(), read, send each output queue as far as its socket takes it
+ * (one send() a client a round), close the clients that leave.  What
+ * changes:
+ *   - fairness and large reads: one recv() a client a round, of at most
+ *     64 KiB (READ_BUDGET), into one buffer all clients share; chat.c acts
+ *     on every complete line in it.  A client that floods gets its 64 KiB
+ *     a round like everyone else, and the rest of its flood waits;
+ *   - memory as needed: an output queue grows with what waits (doubling),
+ *     and is freed once sent; an idle client holds neither a queue nor an
+ *     input buffer (chat.c's), only its struct client;
  *   - each output queue holds at most 64 KiB (OUT_QUEUE_LIMIT): a client
  *     that stops reading is dropped, rather than growing its queue for as
  *     long as the others talk.  The queue is judged only after trying to
@@ -39,7 +47,9 @@
 #include "net.h"
 
 #define SYNOPSIS "[HOST] [PORT]"
+#define READ_BUDGET (64 * 1024)      /* bytes read from a client a round */
 #define OUT_QUEUE_LIMIT (64 * 1024)  /* unsent bytes a client may have */
+#define OUT_QUEUE_FIRST 256          /* a queue's first buffer: a power of 2 */
 #define ACCEPT_BATCH 256             /* connections accepted per round */
 #define LISTEN_BACKLOG 4096          /* connections waiting to be accepted */
 /* The longest poll() waits: a stop signal that lands just before it is
@@ -53,6 +63,7 @@
 
 static int listen_fd;
 static int spare_fd;  /* kept free for refusing a connection */
+static char in_buf[READ_BUDGET];  /* what one recv() brought, any client's */
 /* 0: the listener, 1...: clients.  Descriptors stay below MAX_OPEN_FILES
  * (raise_open_file_limit()), so clients are fewer. */
 static struct pollfd pfds[1 + MAX_OPEN_FILES];
@@ -98,18 +109,55 @@ static int open_listener(const char *host, const char *port)
 }
 
 /* =========================================================================
- * Part 2. Output: a bounded queue per client (chat_flush() sends it).
+ * Part 2. Input: a read budget per client per round.
  * ========================================================================= */
+
+/*
+ * Read what client C sent: one recv() a round, of at most READ_BUDGET
+ * bytes, into the buffer all clients share, and hand it to chat.c, which
+ * acts on every complete line in it and keeps only an unfinished one.
+ * Reading until EAGAIN instead would let a client that sends without pause
+ * keep the server to itself: the others wait until it stops.  The end of
+ * file or an error marks C to leave.
+ */
+static void read_client(struct client *c)
+{
+	/* TODO: as said above: recv(2) into in_buf, then chat_received();
+	 * 0 (end of file) or an error other than EAGAIN: chat_leave(). */
+	(void)in_buf;
+	(void)c;
+}
+
+/* =========================================================================
+ * Part 3. Output: a bounded queue per client (chat_flush() sends it).
+ * ========================================================================= */
+
+/* The room a queue of LEN bytes is given: the least power of 2 that holds
+ * it, OUT_QUEUE_FIRST at least (so OUT_QUEUE_LIMIT at most). */
+static size_t queue_room(size_t len)
+{
+	size_t room = OUT_QUEUE_FIRST;
+
+	while (room < len)
+		room *= 2;
+	return room;
+}
 
 /*
  * Append LEN bytes of DATA to C's output queue.  The queue never holds
  * more than OUT_QUEUE_LIMIT bytes: past that the client is too slow, and
- * the call fails with ENOBUFS.  Returns 0, or -1 with errno set.
+ * the call fails with ENOBUFS.  Its buffer holds queue_room(C->out_len)
+ * bytes at least, and doubles when that is too little: a client owed a
+ * line costs a few hundred bytes, not 64 KiB.  (chat_flush() frees it
+ * once empty, and moves what is left to its start.)  Returns 0, or -1 with
+ * errno set.
  */
 static int queue_append(struct client *c, const char *data, size_t len)
 {
-	/* TODO: copy the LEN bytes after what waits in C->out (malloc(3) it,
-	 * of OUT_QUEUE_LIMIT bytes, first), or fail with ENOBUFS as said above. */
+	/* TODO: fail with ENOBUFS as said above; else if C->out is NULL or
+	 * too small, realloc(3) it to queue_room() of the new length, and copy
+	 * the LEN bytes after what waits. */
+	(void)queue_room;
 	(void)c;
 	(void)data;
 	(void)len;
@@ -136,7 +184,7 @@ void send_to(struct client *c, const char *msg, size_t len)
 }
 
 /* =========================================================================
- * Part 3. Clients arriving.
+ * Part 4. Clients arriving.
  * ========================================================================= */
 
 /*
@@ -199,7 +247,7 @@ static void accept_clients(void)
 }
 
 /* =========================================================================
- * Part 4. The loop.
+ * Part 5. The loop.
  * ========================================================================= */
 
 /*
@@ -232,7 +280,7 @@ static int serve(void)
 			accept_clients();
 		for (size_t i = 0; i < polled; i++)
 			if (pfds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
-				chat_read(chat_clients[i]);
+				read_client(chat_clients[i]);
 		for (size_t i = 0; i < chat_count; i++)
 			chat_flush(chat_clients[i]);
 		chat_drop_leaving();
