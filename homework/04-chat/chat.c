@@ -9,8 +9,8 @@
  *     "hi\r<admin> ..." cannot pose as another line;
  *   - "/nick NEW", "/who" and "/quit" are commands; errors start with "!";
  *   - whoever leaves, the others get "* NAME left".
- * Nothing here waits or touches a socket: messages go to send_to(), the
- * transport's, which queues them.
+ * Nothing here waits or touches a socket: messages go to send_to() or
+ * send_to_all(), the transport's, which queue them.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -48,9 +48,12 @@ static void tell(struct client *to, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	for (size_t i = 0; n > 0 && n < (int)sizeof msg && i < chat_count; i++)
-		if (to == NULL || chat_clients[i] == to)
-			send_to(chat_clients[i], msg, (size_t)n);
+	if (n <= 0 || n >= (int)sizeof msg)
+		return;
+	if (to == NULL)
+		send_to_all(NULL, msg, (size_t)n);
+	else
+		send_to(to, msg, (size_t)n);
 }
 
 /* =========================================================================
@@ -110,7 +113,7 @@ static void chat_forget(struct client *c)
 	memmove(&chat_clients[i], &chat_clients[i + 1], (chat_count - i) * sizeof c);  /* order kept */
 	log_line("%s left (%s)\n", c->name, c->leaving);
 	tell(NULL, "* %s left\n", c->name);
-	free(c->out);
+	queue_free(c);
 	free(c->in);
 	free(c);
 }

@@ -10,7 +10,9 @@
  *                      readable one sent, chat_flush() its output queue,
  *                      chat_leave() one that failed, chat_drop_leaving()
  *                      at the end of each round;
- *   chat -> transport: send_to() queues a message for one client.
+ *   chat -> transport: send_to() queues a message for one client,
+ *                      send_to_all() one for everyone (but one), and
+ *                      queue_free() lets go of a leaving client's queue.
  * The log, log_line(), is here too: both transports write it.
  */
 #ifndef CHAT_H
@@ -61,5 +63,11 @@ void log_line(const char *fmt, ...);
 /* Given by the transport: queue LEN bytes of MSG for C (or mark C to
  * leave when it cannot). */
 void send_to(struct client *c, const char *msg, size_t len);
+/* Given by the transport: queue LEN bytes of MSG for every client but
+ * FROM (NULL: every client), as send_to() for each.  (Lesson 05's copies
+ * the message once for all of them.) */
+void send_to_all(struct client *from, const char *msg, size_t len);
+/* Given by the transport: free what C's output queue holds (C leaves). */
+void queue_free(struct client *c);
 
 #endif

@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -41,6 +42,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "chat.h"
@@ -49,7 +51,14 @@
 #define SYNOPSIS "[HOST] [PORT]"
 #define READ_BUDGET (64 * 1024)      /* bytes read from a client a round */
 #define OUT_QUEUE_LIMIT (64 * 1024)  /* unsent bytes a client may have */
-#define OUT_QUEUE_FIRST 256          /* a queue's first buffer: a power of 2 */
+#define QUEUE_FIRST_ROOM 16          /* messages a queue has room for at first */
+/* Messages handed to one writev(): IOV_MAX where <limits.h> says it, else
+ * 1024 (Linux and macOS; POSIX promises only 16, _XOPEN_IOV_MAX). */
+#if defined(IOV_MAX) && IOV_MAX < 1024
+#define IOV_BATCH IOV_MAX
+#else
+#define IOV_BATCH 1024
+#endif
 #define ACCEPT_BATCH 256             /* connections accepted per round */
 #define LISTEN_BACKLOG 4096          /* connections waiting to be accepted */
 /* The longest poll() waits: a stop signal that lands just before it is
@@ -129,58 +138,183 @@ static void read_client(struct client *c)
 }
 
 /* =========================================================================
- * Part 3. Output: a bounded queue per client (chat_flush() sends it).
+ * Part 3. Output: messages shared by reference, a bounded queue per client.
  * ========================================================================= */
 
-/* The room a queue of LEN bytes is given: the least power of 2 that holds
- * it, OUT_QUEUE_FIRST at least (so OUT_QUEUE_LIMIT at most). */
-static size_t queue_room(size_t len)
-{
-	size_t room = OUT_QUEUE_FIRST;
+/*
+ * A message, queued for one client or for many.  A line for everyone is
+ * copied once, into a message, and each queue holds a pointer to it: the
+ * kernel copies it from here into every socket, as ncat does from its one
+ * buffer.  REFS counts who holds it (queues, and whoever is queueing it);
+ * the last to let go frees it.
+ */
+struct message {
+	size_t refs;
+	size_t len;
+	char data[];  /* LEN bytes, allocated with the struct */
+};
 
-	while (room < len)
-		room *= 2;
-	return room;
+/*
+ * A client's output queue: COUNT messages in order (MSGS has room for
+ * ROOM), the first sent up to SENT bytes.  The client's out_len (chat.h)
+ * counts the bytes still to send.  Lesson 04's struct client has no room
+ * for it, so the queues are here, one per descriptor, as in the poll table.
+ */
+struct queue {
+	struct message **msgs;
+	size_t count, room, sent;
+};
+
+static struct queue queues[MAX_OPEN_FILES];  /* descriptors stay below */
+
+/* A new message holding a copy of LEN bytes of DATA, held once (by the
+ * caller), or NULL with errno set. */
+static struct message *message_new(const char *data, size_t len)
+{
+	struct message *m = malloc(sizeof *m + len);
+
+	if (m != NULL) {
+		m->refs = 1;
+		m->len = len;
+		memcpy(m->data, data, len);
+	}
+	return m;
+}
+
+/* Let go of M: one holder less, and the last frees it. */
+static void message_release(struct message *m)
+{
+	/* TODO: as said above: count one holder less, and free(3) M when
+	 * none is left.  Every message must be freed once, and only once. */
+	(void)m;
 }
 
 /*
- * Append LEN bytes of DATA to C's output queue.  The queue never holds
- * more than OUT_QUEUE_LIMIT bytes: past that the client is too slow, and
- * the call fails with ENOBUFS.  Its buffer holds queue_room(C->out_len)
- * bytes at least, and doubles when that is too little: a client owed a
- * line costs a few hundred bytes, not 64 KiB.  (chat_flush() frees it
- * once empty, and moves what is left to its start.)  Returns 0, or -1 with
- * errno set.
+ * Send as much of C's queue as its socket takes now, without waiting: one
+ * writev() hands the kernel up to IOV_BATCH messages at once, wherever
+ * they are, and it takes what fits.  The messages sent whole are let go;
+ * the first one left keeps how much of it went.  Again while the kernel
+ * took all it was given; an error marks C to leave.  An emptied queue is
+ * freed: an idle client holds none.
  */
-static int queue_append(struct client *c, const char *data, size_t len)
+static void queue_flush(struct client *c)
 {
-	/* TODO: fail with ENOBUFS as said above; else if C->out is NULL or
-	 * too small, realloc(3) it to queue_room() of the new length, and copy
-	 * the LEN bytes after what waits. */
-	(void)queue_room;
+	struct queue *q = &queues[c->fd];
+
+	while (q->count > 0) {
+		struct iovec iov[IOV_BATCH];
+		size_t n, given = 0, done = 0;
+		ssize_t sent;
+
+		for (n = 0; n < q->count && n < IOV_BATCH; n++) {
+			iov[n].iov_base = q->msgs[n]->data + (n == 0 ? q->sent : 0);
+			iov[n].iov_len = q->msgs[n]->len - (n == 0 ? q->sent : 0);
+			given += iov[n].iov_len;
+		}
+		sent = writev(c->fd, iov, (int)n);
+		if (sent == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				chat_leave(c, strerror(errno));
+			break;
+		}
+		c->out_len -= (size_t)sent;
+		q->sent += (size_t)sent;
+		while (done < q->count && q->sent >= q->msgs[done]->len) {
+			q->sent -= q->msgs[done]->len;
+			message_release(q->msgs[done++]);
+		}
+		q->count -= done;
+		memmove(q->msgs, q->msgs + done, q->count * sizeof *q->msgs);
+		if ((size_t)sent < given)
+			break;  /* the socket is full */
+	}
+	if (q->count == 0) {
+		free(q->msgs);
+		*q = (struct queue){ 0 };
+	}
+}
+
+/* Add M to the end of C's queue, held once more; the queue's array doubles
+ * when full.  Returns 0, or -1 with errno set. */
+static int queue_add(struct client *c, struct message *m)
+{
+	struct queue *q = &queues[c->fd];
+
+	if (q->count == q->room) {
+		size_t room = q->room > 0 ? 2 * q->room : QUEUE_FIRST_ROOM;
+		struct message **msgs = realloc(q->msgs, room * sizeof *msgs);
+
+		if (msgs == NULL)
+			return -1;
+		q->msgs = msgs;
+		q->room = room;
+	}
+	q->msgs[q->count++] = m;
+	m->refs++;
+	c->out_len += m->len;
+	return 0;
+}
+
+/*
+ * Queue message M for client C, unless C is leaving.  A queue never holds
+ * more than OUT_QUEUE_LIMIT bytes.  But one round can queue far more than
+ * its input (a read of 2 KiB of one-byte lines is a thousand messages), so
+ * a queue that M would overfill is first sent as far as the socket takes
+ * it, and only then judged: a client whose queue is still too full for M
+ * is marked to leave (64 KiB wait, and its kernel buffers too: waiting for
+ * it would hold up everyone).
+ */
+static void queue_push(struct client *c, struct message *m)
+{
+	/* TODO: as said above: queue_flush() a queue that M would overfill,
+	 * then queue_add() M if it fits; chat_leave(C, "too slow: 64 KiB
+	 * unread") if it does not (strerror(errno) if queue_add() fails). */
+	(void)queue_add;
+	(void)queue_flush;
 	(void)c;
-	(void)data;
-	(void)len;
-	errno = ENOSYS;
-	return -1;
+	(void)m;
 }
 
-/*
- * Queue LEN bytes of MSG for client C (chat.c calls it), unless C is
- * leaving.  One round can queue far more than its input (a read of 2 KiB
- * of one-byte lines is a thousand messages), so a queue that fills is
- * first sent as far as the socket takes it.  A client whose queue is still
- * full is marked to leave: 64 KiB wait, and its kernel buffers too;
- * waiting for it would hold up everyone.
- */
+/* Queue LEN bytes of MSG for client C (chat.c calls it). */
 void send_to(struct client *c, const char *msg, size_t len)
 {
-	/* TODO: as said above: chat_flush() a queue that MSG would
-	 * overfill, then queue_append(); make C leave if it still fails. */
-	(void)queue_append;
-	(void)c;
-	(void)msg;
-	(void)len;
+	struct message *m = message_new(msg, len);
+
+	if (m == NULL) {
+		chat_leave(c, strerror(errno));
+		return;
+	}
+	queue_push(c, m);
+	message_release(m);
+}
+
+/* Queue LEN bytes of MSG for everyone but FROM (chat.c calls it): one
+ * message, copied once, for all of them. */
+void send_to_all(struct client *from, const char *msg, size_t len)
+{
+	struct message *m = message_new(msg, len);
+
+	for (size_t i = 0; i < chat_count; i++)
+		if (chat_clients[i] != from) {
+			if (m != NULL)
+				queue_push(chat_clients[i], m);
+			else
+				chat_leave(chat_clients[i], strerror(errno));
+		}
+	if (m != NULL)
+		message_release(m);
+}
+
+/* Let go of what C's queue holds (chat.c calls it when C leaves). */
+void queue_free(struct client *c)
+{
+	struct queue *q = &queues[c->fd];
+
+	for (size_t i = 0; i < q->count; i++)
+		message_release(q->msgs[i]);
+	free(q->msgs);
+	*q = (struct queue){ 0 };
+	c->out_len = 0;
 }
 
 /* =========================================================================
@@ -282,7 +416,7 @@ static int serve(void)
 			if (pfds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
 				read_client(chat_clients[i]);
 		for (size_t i = 0; i < chat_count; i++)
-			chat_flush(chat_clients[i]);
+			queue_flush(chat_clients[i]);
 		chat_drop_leaving();
 	}
 	return 0;
