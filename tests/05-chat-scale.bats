@@ -171,7 +171,7 @@ teardown() {
 	chat_expect_run "100,000 clients joined and left, 8 at a time, each after four /who: each must be welcomed and answered"
 	after=$(os_rss_kb "$(prog_pid "$SERVER_PID")")
 	[ $((after - before)) -le 1024 ] ||
-		fail "the server's resident memory grew from $before KiB to $after KiB while 100,000 clients joined and left (8 at a time, each with four replies to /who queued at once and an unfinished line): free what a client holds (its queue's buffer, however it grew) when it goes"
+		fail "the server's resident memory grew from $before KiB to $after KiB while 100,000 clients joined and left (8 at a time, each with four replies to /who queued at once and an unfinished line): free every message once the last queue lets go of it, and all a client holds when it goes"
 }
 
 # ------------------------------------------------- file descriptors --
