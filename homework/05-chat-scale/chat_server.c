@@ -11,20 +11,23 @@
  *
  * The round of the loop in serve() is lesson 04's: poll(), accept and
  * chat_join(), read, send each output queue as far as its socket takes it
- * (one send() a client a round), close the clients that leave.  What
+ * (one writev() a client a round), close the clients that leave.  What
  * changes:
  *   - fairness and large reads: one recv() a client a round, of at most
  *     64 KiB (READ_BUDGET), into one buffer all clients share; chat.c acts
  *     on every complete line in it.  A client that floods gets its 64 KiB
  *     a round like everyone else, and the rest of its flood waits;
- *   - memory as needed: an output queue grows with what waits (doubling),
- *     and is freed once sent; an idle client holds neither a queue nor an
- *     input buffer (chat.c's), only its struct client;
+ *   - one copy per line: a line for everyone is one message, counted and
+ *     queued by pointer in every receiver's queue (send_to_all()), as
+ *     ncat sends its one buffer to all; writev() sends a queue;
+ *   - memory as needed: a queue exists while something waits in it, and
+ *     an idle client holds neither a queue nor an input buffer (chat.c's),
+ *     only its struct client;
  *   - each output queue holds at most 64 KiB (OUT_QUEUE_LIMIT): a client
  *     that stops reading is dropped, rather than growing its queue for as
  *     long as the others talk.  The queue is judged only after trying to
- *     send it (send_to()): a burst can queue more than 64 KiB in one round
- *     for a client that reads, and that client must stay;
+ *     send it (queue_push()): a burst can queue more than 64 KiB in one
+ *     round for a client that reads, and that client must stay;
  *   - the soft limit on open files is raised, so that thousands can come;
  *   - out of file descriptors, a spare one lets the server refuse a
  *     connection instead of spinning on accept() failing with EMFILE.
