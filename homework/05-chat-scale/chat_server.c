@@ -55,6 +55,8 @@
 #define READ_BUDGET (64 * 1024)      /* bytes read from a client a round */
 #define OUT_QUEUE_LIMIT (64 * 1024)  /* unsent bytes a client may have */
 #define QUEUE_FIRST_ROOM 16          /* messages a queue has room for at first */
+#define SHARE_MIN 256                /* shorter messages are copied, into chunks */
+#define CHUNK_SIZE 1024              /* a client's own chunk of short messages */
 /* Messages handed to one writev(): IOV_MAX where <limits.h> says it, else
  * 1024 (Linux and macOS; POSIX promises only 16, _XOPEN_IOV_MAX). */
 #if defined(IOV_MAX) && IOV_MAX < 1024
@@ -149,12 +151,13 @@ static void read_client(struct client *c)
  * copied once, into a message, and each queue holds a pointer to it: the
  * kernel copies it from here into every socket, as ncat does from its one
  * buffer.  REFS counts who holds it (queues, and whoever is queueing it);
- * the last to let go frees it.
+ * the last to let go frees it.  A short message is copied instead, into a
+ * chunk of the client's own (queue_add()): a chunk has ROOM for more.
  */
 struct message {
 	size_t refs;
-	size_t len;
-	char data[];  /* LEN bytes, allocated with the struct */
+	size_t len, room;
+	char data[];  /* ROOM bytes, LEN of them used, allocated with the struct */
 };
 
 /*
@@ -170,15 +173,16 @@ struct queue {
 
 static struct queue queues[MAX_OPEN_FILES];  /* descriptors stay below */
 
-/* A new message holding a copy of LEN bytes of DATA, held once (by the
- * caller), or NULL with errno set. */
-static struct message *message_new(const char *data, size_t len)
+/* A new message holding a copy of LEN bytes of DATA, with ROOM bytes in
+ * all, held once (by the caller), or NULL with errno set. */
+static struct message *message_new(const char *data, size_t len, size_t room)
 {
-	struct message *m = malloc(sizeof *m + len);
+	struct message *m = malloc(sizeof *m + room);
 
 	if (m != NULL) {
 		m->refs = 1;
 		m->len = len;
+		m->room = room;
 		memcpy(m->data, data, len);
 	}
 	return m;
@@ -237,12 +241,25 @@ static void queue_flush(struct client *c)
 	}
 }
 
-/* Add M to the end of C's queue, held once more; the queue's array doubles
- * when full.  Returns 0, or -1 with errno set. */
+/*
+ * Add M to the end of C's queue.  A message of SHARE_MIN bytes or more is
+ * held by pointer, once more.  A shorter one is copied into C's own chunk
+ * at the end of the queue, or a new one of CHUNK_SIZE bytes: handing
+ * writev() one more piece costs more than copying 20 bytes, and one chunk
+ * carries dozens of short lines.  The queue's array doubles when full.
+ * Returns 0, or -1 with errno set.
+ */
 static int queue_add(struct client *c, struct message *m)
 {
 	struct queue *q = &queues[c->fd];
+	struct message *last = q->count > 0 ? q->msgs[q->count - 1] : NULL;
 
+	if (m->len < SHARE_MIN && last != NULL && last->refs == 1 && last->room - last->len >= m->len) {
+		memcpy(last->data + last->len, m->data, m->len);  /* only chunks have room */
+		last->len += m->len;
+		c->out_len += m->len;
+		return 0;
+	}
 	if (q->count == q->room) {
 		size_t room = q->room > 0 ? 2 * q->room : QUEUE_FIRST_ROOM;
 		struct message **msgs = realloc(q->msgs, room * sizeof *msgs);
@@ -252,8 +269,13 @@ static int queue_add(struct client *c, struct message *m)
 		q->msgs = msgs;
 		q->room = room;
 	}
+	if (m->len < SHARE_MIN) {
+		if ((m = message_new(m->data, m->len, CHUNK_SIZE)) == NULL)
+			return -1;
+	} else {
+		m->refs++;
+	}
 	q->msgs[q->count++] = m;
-	m->refs++;
 	c->out_len += m->len;
 	return 0;
 }
@@ -281,7 +303,7 @@ static void queue_push(struct client *c, struct message *m)
 /* Queue LEN bytes of MSG for client C (chat.c calls it). */
 void send_to(struct client *c, const char *msg, size_t len)
 {
-	struct message *m = message_new(msg, len);
+	struct message *m = message_new(msg, len, len);
 
 	if (m == NULL) {
 		chat_leave(c, strerror(errno));
@@ -295,7 +317,7 @@ void send_to(struct client *c, const char *msg, size_t len)
  * message, copied once, for all of them. */
 void send_to_all(struct client *from, const char *msg, size_t len)
 {
-	struct message *m = message_new(msg, len);
+	struct message *m = message_new(msg, len, len);
 
 	for (size_t i = 0; i < chat_count; i++)
 		if (chat_clients[i] != from) {
