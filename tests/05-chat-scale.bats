@@ -1,10 +1,12 @@
 #!/usr/bin/env bats
 # Lesson 05: the chat at scale: lesson 04's chat (its chat.c) behind a
-# transport that bounds each client's output queue, raises its open-file
+# transport that reads each client fairly and in large pieces, bounds each
+# client's output queue and sizes it to what waits, raises its open-file
 # limit and survives running out of descriptors.  Clients are netcat, fed
 # from FIFOs (tests/lib/chat.bash), and our peers: tests/peers/chat_load
 # (hundreds of clients) and tests/peers/chat_peer (a client that stops
-# reading; a storm of lines or departures at once).
+# reading; a storm of lines or departures at once; a flood; joins and
+# departures by the hundred thousand).
 
 bats_require_minimum_version 1.5.0
 
@@ -85,8 +87,10 @@ teardown() {
 	chat_sync watch
 	chat_refute_line watch '^\* guest2 left' "a client with less than 64 KiB waiting must not be dropped"
 	printf 'read now\n' >&"$MUTE_FD"
-	wait_for_lines "$MUTE_OUT" '^<guest3> z' 72 5 ||
-		fail "the slow client got $(program_output "$MUTE_OUT" 1048576 | grep -c '^<guest3> z') of the 72 lines once it read"
+	# Whole lines only: a queue that sends the start of a line twice (a
+	# short send() forgotten) garbles one.
+	wait_for_lines "$MUTE_OUT" '^<guest3> z+$' 72 5 ||
+		fail "the slow client got $(program_output "$MUTE_OUT" 1048576 | grep -Ec '^<guest3> z+$') whole lines of the 72 once it read ($(program_output "$MUTE_OUT" 1048576 | grep -c '^<guest3> ') lines from guest3)"
 }
 
 # ---------------------------------------------------------------- many --
@@ -125,6 +129,49 @@ teardown() {
 	chat_storm 0 0 4000 5
 	chat_expect_run \
 		"4000 clients closed their connections at once (a notice '* NAME left' of 17 bytes each, 68 KB, for each of the others), and 5 more read: none of the 5 may be dropped, and each must be told every departure"
+}
+
+# ------------------------------------------ fairness, batching, memory --
+
+# bats test_tags=points:3
+@test "every line of one 60 KB read reaches the others in that round, before the next client's line" {
+	start_server chat_server 127.0.0.1 @PORT
+	# While the server is stopped, A sends 60 lines of 1000 bytes in one
+	# send() and then B one line: both wait for the same round.
+	chat_turns 60
+	chat_expect_run \
+		"clients A, B and R joined; A sent 60 lines of 1000 bytes in one send(), then B one line, while the server was stopped: R must get them all"
+	[ "$BEFORE" -eq 60 ] && [ "$INTACT" -eq 60 ] ||
+		fail "R got $BEFORE of A's 60 lines ($INTACT of them whole and in order) before B's line: A's 60,000 bytes were there to read when B's line came, so one read of 64 KiB takes them all, and every line in it goes out in that round, before B's turn (read 64 KiB at once, not lesson 04's 4 KiB)"
+}
+
+# bats test_tags=points:3
+@test "a client that floods cannot starve the others: another's line gets through within two read budgets of the flood" {
+	start_server chat_server 127.0.0.1 @PORT
+	# A sends 1000-byte lines without pause, hundreds of KB waiting for
+	# the server before B says its line.
+	chat_turns 0
+	chat_expect_run \
+		"client A flooded the room with lines of 1000 bytes without pause, and B said one line: R must get B's line"
+	[ "$BEFORE" -le 131 ] ||
+		fail "R got $BEFORE of the flood's lines (1000 bytes each) before B's line: read at most 64 KiB (READ_BUDGET, one recv()) from a client a round, not until EAGAIN, so that everyone else has a turn in between"
+	[ "$INTACT" -eq "$BEFORE" ] || fail "of the $BEFORE lines of the flood R got, only $INTACT were whole"
+}
+
+# bats test_tags=points:3
+@test "the server's memory does not grow while 100,000 clients join and leave" {
+	start_server chat_server 127.0.0.1 @PORT
+	need_peer chat_peer
+	# A first 10,000 let malloc() find its size: after that, the same
+	# traffic must not need more memory.
+	run bounded 20 "$PEER" cycles 127.0.0.1 "$SERVER_PORT" 10000
+	chat_expect_run "10,000 clients joined and left, 8 at a time, each after four /who: each must be welcomed and answered"
+	before=$(os_rss_kb "$(prog_pid "$SERVER_PID")")
+	run bounded 60 "$PEER" cycles 127.0.0.1 "$SERVER_PORT" 100000
+	chat_expect_run "100,000 clients joined and left, 8 at a time, each after four /who: each must be welcomed and answered"
+	after=$(os_rss_kb "$(prog_pid "$SERVER_PID")")
+	[ $((after - before)) -le 1024 ] ||
+		fail "the server's resident memory grew from $before KiB to $after KiB while 100,000 clients joined and left (8 at a time, each with four replies to /who queued at once and an unfinished line): free every message once the last queue lets go of it, and all a client holds when it goes"
 }
 
 # ------------------------------------------------- file descriptors --

@@ -9,8 +9,8 @@
  *     "hi\r<admin> ..." cannot pose as another line;
  *   - "/nick NEW", "/who" and "/quit" are commands; errors start with "!";
  *   - whoever leaves, the others get "* NAME left".
- * Nothing here waits or touches a socket: messages go to send_to(), the
- * transport's, which queues them.
+ * Nothing here waits or touches a socket: messages go to send_to() or
+ * send_to_all(), the transport's, which queue them.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -48,9 +48,12 @@ static void tell(struct client *to, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	for (size_t i = 0; n > 0 && n < (int)sizeof msg && i < chat_count; i++)
-		if (to == NULL || chat_clients[i] == to)
-			send_to(chat_clients[i], msg, (size_t)n);
+	if (n <= 0 || n >= (int)sizeof msg)
+		return;
+	if (to == NULL)
+		send_to_all(NULL, msg, (size_t)n);
+	else
+		send_to(to, msg, (size_t)n);
 }
 
 /* =========================================================================
@@ -99,7 +102,7 @@ struct client *chat_join(int fd, const char *where)
 }
 
 /* Take C, marked to leave and closed, out of the room, tell the others,
- * and free it, its output queue too. */
+ * and free it, its queue and input buffer too. */
 static void chat_forget(struct client *c)
 {
 	size_t i = 0;
@@ -110,7 +113,8 @@ static void chat_forget(struct client *c)
 	memmove(&chat_clients[i], &chat_clients[i + 1], (chat_count - i) * sizeof c);  /* order kept */
 	log_line("%s left (%s)\n", c->name, c->leaving);
 	tell(NULL, "* %s left\n", c->name);
-	free(c->out);
+	queue_free(c);
+	free(c->in);
 	free(c);
 }
 
@@ -202,13 +206,23 @@ static void cut_lines(struct client *c)
 
 void chat_received(struct client *c, const char *data, size_t len)
 {
+	/* Only a client in the middle of a line holds an input buffer: an
+	 * idle one costs its struct client and nothing more. */
+	if (c->in == NULL && (c->in = malloc(CHAT_IN_SIZE)) == NULL) {
+		chat_leave(c, strerror(errno));
+		return;
+	}
 	/* After cut_lines() at most CHAT_MAX_LINE + 1 bytes wait: the buffer
 	 * takes the rest a piece at a time. */
-	for (size_t n; len > 0 && c->leaving[0] == '\0' && c->in_len < sizeof c->in; data += n, len -= n) {
-		n = len < sizeof c->in - c->in_len ? len : sizeof c->in - c->in_len;
+	for (size_t n; len > 0 && c->leaving[0] == '\0' && c->in_len < CHAT_IN_SIZE; data += n, len -= n) {
+		n = len < CHAT_IN_SIZE - c->in_len ? len : CHAT_IN_SIZE - c->in_len;
 		memcpy(c->in + c->in_len, data, n);
 		c->in_len += n;
 		cut_lines(c);
+	}
+	if (c->in_len == 0) {
+		free(c->in);
+		c->in = NULL;
 	}
 }
 

@@ -109,6 +109,20 @@ void send_to(struct client *c, const char *msg, size_t len)
 		chat_leave(c, strerror(errno));
 }
 
+/* Queue LEN bytes of MSG for every client but FROM (chat.c calls it). */
+void send_to_all(struct client *from, const char *msg, size_t len)
+{
+	for (size_t i = 0; i < chat_count; i++)
+		if (chat_clients[i] != from)
+			send_to(chat_clients[i], msg, len);
+}
+
+/* Free C's output queue (chat.c calls it when C leaves). */
+void queue_free(struct client *c)
+{
+	free(c->out);
+}
+
 /* =========================================================================
  * Part 3. Clients arriving.
  * ========================================================================= */

@@ -10,13 +10,24 @@
  * to stdout, never waiting.
  *
  * The round of the loop in serve() is lesson 04's: poll(), accept and
- * chat_join(), chat_read(), send each output queue as far as
- * its socket takes it, close the clients that leave.  What changes:
+ * chat_join(), read, send each output queue as far as its socket takes it
+ * (one writev() a client a round), close the clients that leave.  What
+ * changes:
+ *   - fairness and large reads: one recv() a client a round, of at most
+ *     64 KiB (READ_BUDGET), into one buffer all clients share; chat.c acts
+ *     on every complete line in it.  A client that floods gets its 64 KiB
+ *     a round like everyone else, and the rest of its flood waits;
+ *   - one copy per line: a line for everyone is one message, counted and
+ *     queued by pointer in every receiver's queue (send_to_all()), as
+ *     ncat sends its one buffer to all; writev() sends a queue;
+ *   - memory as needed: a queue exists while something waits in it, and
+ *     an idle client holds neither a queue nor an input buffer (chat.c's),
+ *     only its struct client;
  *   - each output queue holds at most 64 KiB (OUT_QUEUE_LIMIT): a client
  *     that stops reading is dropped, rather than growing its queue for as
  *     long as the others talk.  The queue is judged only after trying to
- *     send it (send_to()): a burst can queue more than 64 KiB in one round
- *     for a client that reads, and that client must stay;
+ *     send it (queue_push()): a burst can queue more than 64 KiB in one
+ *     round for a client that reads, and that client must stay;
  *   - the soft limit on open files is raised, so that thousands can come;
  *   - out of file descriptors, a spare one lets the server refuse a
  *     connection instead of spinning on accept() failing with EMFILE.
@@ -25,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -33,13 +45,25 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "chat.h"
 #include "net.h"
 
 #define SYNOPSIS "[HOST] [PORT]"
+#define READ_BUDGET (64 * 1024)      /* bytes read from a client a round */
 #define OUT_QUEUE_LIMIT (64 * 1024)  /* unsent bytes a client may have */
+#define QUEUE_FIRST_ROOM 16          /* messages a queue has room for at first */
+#define SHARE_MIN 256                /* shorter messages are copied, into chunks */
+#define CHUNK_SIZE 1024              /* a client's own chunk of short messages */
+/* Messages handed to one writev(): IOV_MAX where <limits.h> says it, else
+ * 1024 (Linux and macOS; POSIX promises only 16, _XOPEN_IOV_MAX). */
+#if defined(IOV_MAX) && IOV_MAX < 1024
+#define IOV_BATCH IOV_MAX
+#else
+#define IOV_BATCH 1024
+#endif
 #define ACCEPT_BATCH 256             /* connections accepted per round */
 #define LISTEN_BACKLOG 4096          /* connections waiting to be accepted */
 /* The longest poll() waits: a stop signal that lands just before it is
@@ -53,6 +77,7 @@
 
 static int listen_fd;
 static int spare_fd;  /* kept free for refusing a connection */
+static char in_buf[READ_BUDGET];  /* what one recv() brought, any client's */
 /* 0: the listener, 1...: clients.  Descriptors stay below MAX_OPEN_FILES
  * (raise_open_file_limit()), so clients are fewer. */
 static struct pollfd pfds[1 + MAX_OPEN_FILES];
@@ -98,45 +123,227 @@ static int open_listener(const char *host, const char *port)
 }
 
 /* =========================================================================
- * Part 2. Output: a bounded queue per client (chat_flush() sends it).
+ * Part 2. Input: a read budget per client per round.
  * ========================================================================= */
 
 /*
- * Append LEN bytes of DATA to C's output queue.  The queue never holds
- * more than OUT_QUEUE_LIMIT bytes: past that the client is too slow, and
- * the call fails with ENOBUFS.  Returns 0, or -1 with errno set.
+ * Read what client C sent: one recv() a round, of at most READ_BUDGET
+ * bytes, into the buffer all clients share, and hand it to chat.c, which
+ * acts on every complete line in it and keeps only an unfinished one.
+ * Reading until EAGAIN instead would let a client that sends without pause
+ * keep the server to itself: the others wait until it stops.  The end of
+ * file or an error marks C to leave.
  */
-static int queue_append(struct client *c, const char *data, size_t len)
+static void read_client(struct client *c)
 {
-	/* TODO: copy the LEN bytes after what waits in C->out (malloc(3) it,
-	 * of OUT_QUEUE_LIMIT bytes, first), or fail with ENOBUFS as said above. */
+	/* TODO: as said above: recv(2) into in_buf, then chat_received();
+	 * 0 (end of file) or an error other than EAGAIN: chat_leave(). */
+	(void)in_buf;
 	(void)c;
-	(void)data;
-	(void)len;
-	errno = ENOSYS;
-	return -1;
-}
-
-/*
- * Queue LEN bytes of MSG for client C (chat.c calls it), unless C is
- * leaving.  One round can queue far more than its input (a read of 2 KiB
- * of one-byte lines is a thousand messages), so a queue that fills is
- * first sent as far as the socket takes it.  A client whose queue is still
- * full is marked to leave: 64 KiB wait, and its kernel buffers too;
- * waiting for it would hold up everyone.
- */
-void send_to(struct client *c, const char *msg, size_t len)
-{
-	/* TODO: as said above: chat_flush() a queue that MSG would
-	 * overfill, then queue_append(); make C leave if it still fails. */
-	(void)queue_append;
-	(void)c;
-	(void)msg;
-	(void)len;
 }
 
 /* =========================================================================
- * Part 3. Clients arriving.
+ * Part 3. Output: messages shared by reference, a bounded queue per client.
+ * ========================================================================= */
+
+/*
+ * A message, queued for one client or for many.  A line for everyone is
+ * copied once, into a message, and each queue holds a pointer to it: the
+ * kernel copies it from here into every socket, as ncat does from its one
+ * buffer.  REFS counts who holds it (queues, and whoever is queueing it);
+ * the last to let go frees it.  A short message is copied instead, into a
+ * chunk of the client's own (queue_add()): a chunk has ROOM for more.
+ */
+struct message {
+	size_t refs;
+	size_t len, room;
+	char data[];  /* ROOM bytes, LEN of them used, allocated with the struct */
+};
+
+/*
+ * A client's output queue: COUNT messages in order (MSGS has room for
+ * ROOM), the first sent up to SENT bytes.  The client's out_len (chat.h)
+ * counts the bytes still to send.  Lesson 04's struct client has no room
+ * for it, so the queues are here, one per descriptor, as in the poll table.
+ */
+struct queue {
+	struct message **msgs;
+	size_t count, room, sent;
+};
+
+static struct queue queues[MAX_OPEN_FILES];  /* descriptors stay below */
+
+/* A new message holding a copy of LEN bytes of DATA, with ROOM bytes in
+ * all, held once (by the caller), or NULL with errno set. */
+static struct message *message_new(const char *data, size_t len, size_t room)
+{
+	struct message *m = malloc(sizeof *m + room);
+
+	if (m != NULL) {
+		m->refs = 1;
+		m->len = len;
+		m->room = room;
+		memcpy(m->data, data, len);
+	}
+	return m;
+}
+
+/* Let go of M: one holder less, and the last frees it. */
+static void message_release(struct message *m)
+{
+	/* TODO: as said above: count one holder less, and free(3) M when
+	 * none is left.  Every message must be freed once, and only once. */
+	(void)m;
+}
+
+/*
+ * Send as much of C's queue as its socket takes now, without waiting: one
+ * writev() hands the kernel up to IOV_BATCH messages at once, wherever
+ * they are, and it takes what fits.  The messages sent whole are let go;
+ * the first one left keeps how much of it went.  Again while the kernel
+ * took all it was given; an error marks C to leave.  An emptied queue is
+ * freed: an idle client holds none.
+ */
+static void queue_flush(struct client *c)
+{
+	struct queue *q = &queues[c->fd];
+
+	while (q->count > 0) {
+		struct iovec iov[IOV_BATCH];
+		size_t n, given = 0, done = 0;
+		ssize_t sent;
+
+		for (n = 0; n < q->count && n < IOV_BATCH; n++) {
+			iov[n].iov_base = q->msgs[n]->data + (n == 0 ? q->sent : 0);
+			iov[n].iov_len = q->msgs[n]->len - (n == 0 ? q->sent : 0);
+			given += iov[n].iov_len;
+		}
+		sent = writev(c->fd, iov, (int)n);
+		if (sent == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				chat_leave(c, strerror(errno));
+			break;
+		}
+		c->out_len -= (size_t)sent;
+		q->sent += (size_t)sent;
+		while (done < q->count && q->sent >= q->msgs[done]->len) {
+			q->sent -= q->msgs[done]->len;
+			message_release(q->msgs[done++]);
+		}
+		q->count -= done;
+		memmove(q->msgs, q->msgs + done, q->count * sizeof *q->msgs);
+		if ((size_t)sent < given)
+			break;  /* the socket is full */
+	}
+	if (q->count == 0) {
+		free(q->msgs);
+		*q = (struct queue){ 0 };
+	}
+}
+
+/*
+ * Add M to the end of C's queue.  A message of SHARE_MIN bytes or more is
+ * held by pointer, once more.  A shorter one is copied into C's own chunk
+ * at the end of the queue, or a new one of CHUNK_SIZE bytes: handing
+ * writev() one more piece costs more than copying 20 bytes, and one chunk
+ * carries dozens of short lines.  The queue's array doubles when full.
+ * Returns 0, or -1 with errno set.
+ */
+static int queue_add(struct client *c, struct message *m)
+{
+	struct queue *q = &queues[c->fd];
+	struct message *last = q->count > 0 ? q->msgs[q->count - 1] : NULL;
+
+	if (m->len < SHARE_MIN && last != NULL && last->refs == 1 && last->room - last->len >= m->len) {
+		memcpy(last->data + last->len, m->data, m->len);  /* only chunks have room */
+		last->len += m->len;
+		c->out_len += m->len;
+		return 0;
+	}
+	if (q->count == q->room) {
+		size_t room = q->room > 0 ? 2 * q->room : QUEUE_FIRST_ROOM;
+		struct message **msgs = realloc(q->msgs, room * sizeof *msgs);
+
+		if (msgs == NULL)
+			return -1;
+		q->msgs = msgs;
+		q->room = room;
+	}
+	if (m->len < SHARE_MIN) {
+		if ((m = message_new(m->data, m->len, CHUNK_SIZE)) == NULL)
+			return -1;
+	} else {
+		m->refs++;
+	}
+	q->msgs[q->count++] = m;
+	c->out_len += m->len;
+	return 0;
+}
+
+/*
+ * Queue message M for client C, unless C is leaving.  A queue never holds
+ * more than OUT_QUEUE_LIMIT bytes.  But one round can queue far more than
+ * its input (a read of 2 KiB of one-byte lines is a thousand messages), so
+ * a queue that M would overfill is first sent as far as the socket takes
+ * it, and only then judged: a client whose queue is still too full for M
+ * is marked to leave (64 KiB wait, and its kernel buffers too: waiting for
+ * it would hold up everyone).
+ */
+static void queue_push(struct client *c, struct message *m)
+{
+	/* TODO: as said above: queue_flush() a queue that M would overfill,
+	 * then queue_add() M if it fits; chat_leave(C, "too slow: 64 KiB
+	 * unread") if it does not (strerror(errno) if queue_add() fails). */
+	(void)queue_add;
+	(void)queue_flush;
+	(void)c;
+	(void)m;
+}
+
+/* Queue LEN bytes of MSG for client C (chat.c calls it). */
+void send_to(struct client *c, const char *msg, size_t len)
+{
+	struct message *m = message_new(msg, len, len);
+
+	if (m == NULL) {
+		chat_leave(c, strerror(errno));
+		return;
+	}
+	queue_push(c, m);
+	message_release(m);
+}
+
+/* Queue LEN bytes of MSG for everyone but FROM (chat.c calls it): one
+ * message, copied once, for all of them. */
+void send_to_all(struct client *from, const char *msg, size_t len)
+{
+	struct message *m = message_new(msg, len, len);
+
+	for (size_t i = 0; i < chat_count; i++)
+		if (chat_clients[i] != from) {
+			if (m != NULL)
+				queue_push(chat_clients[i], m);
+			else
+				chat_leave(chat_clients[i], strerror(errno));
+		}
+	if (m != NULL)
+		message_release(m);
+}
+
+/* Let go of what C's queue holds (chat.c calls it when C leaves). */
+void queue_free(struct client *c)
+{
+	struct queue *q = &queues[c->fd];
+
+	for (size_t i = 0; i < q->count; i++)
+		message_release(q->msgs[i]);
+	free(q->msgs);
+	*q = (struct queue){ 0 };
+	c->out_len = 0;
+}
+
+/* =========================================================================
+ * Part 4. Clients arriving.
  * ========================================================================= */
 
 /*
@@ -199,7 +406,7 @@ static void accept_clients(void)
 }
 
 /* =========================================================================
- * Part 4. The loop.
+ * Part 5. The loop.
  * ========================================================================= */
 
 /*
@@ -232,9 +439,9 @@ static int serve(void)
 			accept_clients();
 		for (size_t i = 0; i < polled; i++)
 			if (pfds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
-				chat_read(chat_clients[i]);
+				read_client(chat_clients[i]);
 		for (size_t i = 0; i < chat_count; i++)
-			chat_flush(chat_clients[i]);
+			queue_flush(chat_clients[i]);
 		chat_drop_leaving();
 	}
 	return 0;

@@ -10,7 +10,9 @@
  *                      readable one sent, chat_flush() its output queue,
  *                      chat_leave() one that failed, chat_drop_leaving()
  *                      at the end of each round;
- *   chat -> transport: send_to() queues a message for one client.
+ *   chat -> transport: send_to() queues a message for one client,
+ *                      send_to_all() one for everyone (but one), and
+ *                      queue_free() lets go of a leaving client's queue.
  * The log, log_line(), is here too: both transports write it.
  */
 #ifndef CHAT_H
@@ -20,6 +22,7 @@
 
 #define CHAT_MAX_LINE 1024  /* longest line, without its CR and LF */
 #define CHAT_MAX_NICK 16
+#define CHAT_IN_SIZE (2 * CHAT_MAX_LINE)  /* a client's input buffer */
 
 /* One connected client. */
 struct client {
@@ -30,7 +33,7 @@ struct client {
 	char name[CHAT_MAX_NICK + 1];
 	int discarding;             /* inside a too-long line: drop up to its LF */
 	size_t in_len;              /* bytes received, not yet cut into lines */
-	char in[2 * CHAT_MAX_LINE];
+	char *in;                   /* CHAT_IN_SIZE bytes, only while IN_LEN > 0 */
 };
 
 /* Everyone in the room, in joining order: chat_clients[0] to
@@ -52,7 +55,7 @@ void chat_flush(struct client *c);
 /* Mark C to leave at the end of this round, saying WHY in the log. */
 void chat_leave(struct client *c, const char *why);
 /* Close every client marked to leave, take it out of the room, tell the
- * others, and free it, its output queue too. */
+ * others, and free it, its queue and input buffer too. */
 void chat_drop_leaving(void);
 /* Log a printf-style line on stdout, never waiting (see chat.c). */
 void log_line(const char *fmt, ...);
@@ -60,5 +63,11 @@ void log_line(const char *fmt, ...);
 /* Given by the transport: queue LEN bytes of MSG for C (or mark C to
  * leave when it cannot). */
 void send_to(struct client *c, const char *msg, size_t len);
+/* Given by the transport: queue LEN bytes of MSG for every client but
+ * FROM (NULL: every client), as send_to() for each.  (Lesson 05's copies
+ * the message once for all of them.) */
+void send_to_all(struct client *from, const char *msg, size_t len);
+/* Given by the transport: free what C's output queue holds (C leaves). */
+void queue_free(struct client *c);
 
 #endif

@@ -300,13 +300,34 @@ chat_lines() {
 # of its loop, as when it comes at the same moment.  Sets status and output
 # for chat_expect_run.
 chat_storm() {
-	local server stopped=0
+	chat_peer_stopped storm "$@"
+}
+
+# chat_turns LINES: run chat_peer turns (see tests/peers/chat_peer.c)
+# against the server, stopped while A sends LINES lines (0: floods) and B
+# one line, so that both wait for the same round.  Sets status and output
+# for chat_expect_run, and BEFORE and INTACT: how many of A's lines reached
+# R before B's line, and how many of those were whole and in order.
+chat_turns() {
+	chat_peer_stopped turns "$@"
+	BEFORE=$(printf '%s\n' "$output" | sed -n 's/^before=\([0-9]*\) .*/\1/p')
+	INTACT=$(printf '%s\n' "$output" | sed -n 's/^before=.* intact=\([0-9]*\)$/\1/p')
+	BEFORE=${BEFORE:-0} INTACT=${INTACT:-0}
+}
+
+# chat_peer_stopped MODE ARG...: run chat_peer MODE 127.0.0.1 SERVER_PORT
+# ARG..., which prints "ready" once its clients joined, acts on a line on
+# its standard input and prints "sent"; the server is stopped (SIGSTOP)
+# from before that line until "sent".  Sets status and output.
+chat_peer_stopped() {
+	local mode=$1 server stopped=0
+	shift
 	need_peer chat_peer
-	mkfifo "$T/storm.in"
-	chat_open_fifo "$T/storm.in"
-	PROCESS_IN=$T/storm.in start_process storm "$PEER" storm 127.0.0.1 "$SERVER_PORT" "$@"
+	mkfifo "$T/$mode.in"
+	chat_open_fifo "$T/$mode.in"
+	PROCESS_IN=$T/$mode.in start_process "$mode" "$PEER" "$mode" 127.0.0.1 "$SERVER_PORT" "$@"
 	wait_for_line "$PROCESS_OUT" '^ready$' 15 "$PROCESS_PID" ||
-		fail "chat_peer could not connect its $(($1 + $3 + $4)) clients: $(program_output "$PROCESS_ERR" 400)"
+		fail "chat_peer $mode could not connect its clients: $(program_output "$PROCESS_ERR" 400)"
 	server=$(prog_pid "$SERVER_PID")
 	kill -STOP "$server"
 	wait_until 2 _chat_stopped "$server" || stopped=1
@@ -314,7 +335,7 @@ chat_storm() {
 	wait_for_line "$PROCESS_OUT" '^sent$' 5 "$PROCESS_PID" || true
 	kill -CONT "$server"
 	[ "$stopped" -eq 0 ] || fail "could not stop the server with SIGSTOP"
-	wait_until 15 gone "$PROCESS_PID" || fail "chat_peer storm did not finish within 15 s"
+	wait_until 15 gone "$PROCESS_PID" || fail "chat_peer $mode did not finish within 15 s"
 	status=0
 	wait "$PROCESS_PID" || status=$?
 	output=$(program_output "$PROCESS_OUT" 400; program_output "$PROCESS_ERR" 400)

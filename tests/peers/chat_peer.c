@@ -25,6 +25,25 @@
  *       Every sender and reader must then stay connected and receive each
  *       sender's lines (not its own) and a "* NAME left" for each leaver,
  *       within 10 s.  On failure print how many were closed or short.
+ *   chat_peer turns HOST PORT LINES
+ *       Connect three clients, A, B and R, and wait for their welcomes;
+ *       print "ready" and wait for a line on standard input.  Then A sends
+ *       LINES numbered lines of 1000 bytes in one send() (LINES <= 60), or
+ *       with LINES 0 floods: sends 1000-byte lines as long as the kernel
+ *       takes them, and goes on without pause; then B sends one line.
+ *       Wait until the server's kernel holds what B sent (and A's lines,
+ *       but for a flood: on Linux, until /proc/net/tcp shows nothing
+ *       unacknowledged; elsewhere 100 ms), and print "sent".  R then reads
+ *       until B's line arrives, at most 10 s, and prints "before=N
+ *       intact=K": N lines of A came before B's, K of them whole and in
+ *       order.  Exit 0 if B's line came.
+ *   chat_peer cycles HOST PORT N
+ *       N clients join and leave, 8 at a time: each connects, waits for
+ *       its welcome, sends four "/who" and the start of a line in one
+ *       send() (four replies queued at once, and an unfinished line
+ *       kept), waits for the four replies, and closes with a reset (so
+ *       that no TIME_WAIT holds a port).  Print "cycles=N" and exit 0 if
+ *       every one was welcomed and answered.
  *   chat_peer late HOST
  *       A server that answers late: listen on HOST, any free port; print
  *       "PORT n"; copy what one client sends to standard output until it
@@ -35,11 +54,13 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,10 +127,10 @@ static int port_of(const struct sockaddr_storage *addr)
 
 /*
  * 1 if the server's end of our connection (local port SERVER, remote port
- * OURS) has nothing unread and our end nothing unacknowledged, 0 if not,
- * -1 if /proc/net/tcp cannot tell.
+ * OURS) has nothing unread (unless ACKED) and our end nothing
+ * unacknowledged, 0 if not, -1 if /proc/net/tcp cannot tell.
  */
-static int server_has_read_all(int server, int ours)
+static int server_has_read_all(int server, int ours, int acked)
 {
 	static const char *tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
 	int found = 0, drained = 1;
@@ -135,7 +156,7 @@ static int server_has_read_all(int server, int ours)
 				continue;
 			if ((int)lport == server && (int)rport == ours) {
 				found = 1;
-				drained &= rx == 0;
+				drained &= acked || rx == 0;
 			} else if ((int)lport == ours && (int)rport == server) {
 				drained &= tx == 0;
 			}
@@ -145,8 +166,9 @@ static int server_has_read_all(int server, int ours)
 	return found ? drained : -1;
 }
 
-/* Wait until the server read what we sent: /proc/net/tcp, or 100 ms. */
-static void wait_until_read(int fd)
+/* Wait until the server read what we sent (ACKED: until its kernel
+ * acknowledged it): /proc/net/tcp, or 100 ms. */
+static void wait_until(int fd, int acked)
 {
 	struct sockaddr_storage mine, theirs;
 	socklen_t len1 = sizeof mine, len2 = sizeof theirs;
@@ -158,7 +180,7 @@ static void wait_until_read(int fd)
 	ours = port_of(&mine);
 	server = port_of(&theirs);
 	for (int tries = 0; tries < 3000; tries++) {
-		int r = server_has_read_all(server, ours);
+		int r = server_has_read_all(server, ours, acked);
 
 		if (r == 1)
 			return;
@@ -314,6 +336,204 @@ static int storm(const char *host, const char *port, long senders, long lines, l
 	return 1;
 }
 
+/* One client of turns: its socket, its name, the line being received. */
+struct turner {
+	int fd;
+	char name[32];         /* from its welcome; "" until then */
+	char line[1100];       /* the start of the line being received */
+	size_t len;
+	long count;            /* lines counted by the caller's SEEN */
+};
+
+/* Read what is there on T (one recv()); call SEEN with each whole line,
+ * cut to the size of T->line.  Returns what recv() returned. */
+static ssize_t turner_read(struct turner *t, void (*seen)(struct turner *, const char *))
+{
+	char buf[65536];
+	ssize_t got = recv(t->fd, buf, sizeof buf, 0);
+
+	for (ssize_t j = 0; j < got; j++) {
+		if (buf[j] != '\n') {
+			if (t->len < sizeof t->line - 1)
+				t->line[t->len++] = buf[j];
+			continue;
+		}
+		t->line[t->len] = '\0';
+		t->len = 0;
+		if (t->name[0] == '\0' && sscanf(t->line, "* Welcome, %31[^!]!", t->name) == 1)
+			continue;
+		if (seen != NULL)
+			seen(t, t->line);
+	}
+	return got;
+}
+
+static struct {
+	char a_prefix[48], b_line[48];
+	long lines, before, intact;
+	int b_seen;
+} turns_r;
+
+/* What R sees: A's lines (count, and check) until B's. */
+static void turns_seen(struct turner *r, const char *line)
+{
+	char want[1100];
+
+	(void)r;
+	if (turns_r.b_seen)
+		return;
+	if (strcmp(line, turns_r.b_line) == 0) {
+		turns_r.b_seen = 1;
+	} else if (strncmp(line, turns_r.a_prefix, strlen(turns_r.a_prefix)) == 0) {
+		if (turns_r.lines > 0)
+			snprintf(want, sizeof want, "%sa %03ld %0*d", turns_r.a_prefix, turns_r.before,
+			         999 - 6, 0);
+		else
+			snprintf(want, sizeof want, "%s%0*d", turns_r.a_prefix, 999, 0);
+		turns_r.intact += strcmp(line, want) == 0;
+		turns_r.before++;
+	}
+}
+
+static int turns(const char *host, const char *port, long lines)
+{
+	static char flood[64 * 1000];
+	struct turner t[3] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };  /* A, B, R */
+	struct pollfd p[3], in = { .fd = STDIN_FILENO, .events = POLLIN };
+	size_t sent = 0, want;
+	int sndbuf = 4 << 20;
+
+	if (lines < 0 || lines > 60)
+		die("turns: LINES");
+	for (int i = 0; i < 3; i++)
+		t[i].fd = connect_to(host, port, 0);
+	for (int tries = 0; tries < 500 && !(t[0].name[0] && t[1].name[0] && t[2].name[0]); tries++) {
+		for (int i = 0; i < 3; i++)
+			p[i] = (struct pollfd){ .fd = t[i].fd, .events = POLLIN };
+		if (poll(p, 3, 10) == -1)
+			die("poll");
+		for (int i = 0; i < 3; i++)
+			if (p[i].revents != 0 && turner_read(&t[i], NULL) <= 0)
+				die("turns: closed before its welcome");
+	}
+	if (!(t[0].name[0] && t[1].name[0] && t[2].name[0]))
+		die("turns: no welcome");
+	snprintf(turns_r.a_prefix, sizeof turns_r.a_prefix, "<%s> ", t[0].name);
+	snprintf(turns_r.b_line, sizeof turns_r.b_line, "<%s> my turn", t[1].name);
+	turns_r.lines = lines;
+	printf("ready\n");
+	fflush(stdout);
+	if (poll(&in, 1, 10000) != 1)
+		return 1;
+	/* A's lines: "a NNN 000...0" (LINES), or "000...0" (a flood). */
+	for (long i = 0; i < 64; i++) {
+		char *line = flood + 1000 * i;
+
+		if (lines > 0)
+			snprintf(line, 1000, "a %03ld %0*d", i, 999 - 6, 0);
+		else
+			snprintf(line, 1000, "%0*d", 999, 0);
+		line[999] = '\n';
+	}
+	if (lines == 0 && setsockopt(t[0].fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) == -1)
+		die("setsockopt SO_SNDBUF");
+	for (int i = 0; i < 3; i++)
+		if (fcntl(t[i].fd, F_SETFL, fcntl(t[i].fd, F_GETFL) | O_NONBLOCK) == -1)
+			die("fcntl");
+	want = lines > 0 ? 1000 * (size_t)lines : SIZE_MAX;
+	for (int tries = 0; sent < want && tries < 5000; tries++) {
+		size_t off = sent % sizeof flood;
+		size_t len = want - sent < sizeof flood - off ? want - sent : sizeof flood - off;
+		ssize_t n = send(t[0].fd, flood + off, len, 0);
+		struct pollfd out = { .fd = t[0].fd, .events = POLLOUT };
+
+		if (n > 0)
+			sent += (size_t)n;
+		else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			die("send");
+		else if (lines == 0)
+			break;  /* a flood: all the kernel takes for now */
+		else if (poll(&out, 1, 1) == -1)
+			die("poll");
+	}
+	if (sent < want && lines > 0)
+		die("turns: A could not send its lines");
+	if (send(t[1].fd, "my turn\n", 8, 0) != 8)
+		die("send");
+	if (lines > 0)
+		wait_until(t[0].fd, 1);
+	wait_until(t[1].fd, 1);
+	printf("sent\n");
+	fflush(stdout);
+	for (int tries = 0; tries < 10000 && !turns_r.b_seen; tries++) {
+		for (int i = 0; i < 3; i++)
+			p[i] = (struct pollfd){ .fd = t[i].fd, .events = POLLIN | (i == 0 && lines == 0 ? POLLOUT : 0) };
+		if (poll(p, 3, 1) == -1)
+			die("poll");
+		if (p[0].revents & POLLOUT) {  /* the flood goes on */
+			ssize_t n = send(t[0].fd, flood + sent % sizeof flood, sizeof flood - sent % sizeof flood, 0);
+
+			sent += n > 0 ? (size_t)n : 0;
+		}
+		for (int i = 0; i < 3; i++)
+			if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) && turner_read(&t[i], i == 2 ? turns_seen : NULL) <= 0 && i == 2)
+				break;
+	}
+	printf("before=%ld intact=%ld\n", turns_r.before, turns_r.intact);
+	if (!turns_r.b_seen)
+		printf("after 10 s, B's line had not reached R\n");
+	return turns_r.b_seen ? 0 : 1;
+}
+
+/* What a client of cycles sees: replies to /who. */
+static void cycles_seen(struct turner *t, const char *line)
+{
+	t->count += strncmp(line, "* online: ", 10) == 0;
+}
+
+/* N clients join and leave, 8 at a time (see the header comment). */
+static int cycles(const char *host, const char *port, long n)
+{
+	static const char who[] = "/who\n/who\n/who\n/who\nand a line never finis";
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	long done = 0;
+
+	while (done < n) {
+		struct turner t[8];
+		int batch = n - done < 8 ? (int)(n - done) : 8;
+
+		for (int i = 0; i < batch; i++) {
+			t[i] = (struct turner){ .fd = connect_to(host, port, 0) };
+			if (setsockopt(t[i].fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == -1)
+				die("setsockopt SO_LINGER");
+		}
+		for (int i = 0; i < batch; i++) {
+			struct pollfd p = { .fd = t[i].fd, .events = POLLIN };
+
+			while (t[i].name[0] == '\0')
+				if (poll(&p, 1, 5000) != 1 || turner_read(&t[i], NULL) <= 0) {
+					printf("cycles=%ld: client %ld got no welcome\n", done, done + i + 1);
+					return 1;
+				}
+			if (send(t[i].fd, who, sizeof who - 1, 0) != (ssize_t)sizeof who - 1)
+				die("send");
+		}
+		for (int i = 0; i < batch; i++) {
+			struct pollfd p = { .fd = t[i].fd, .events = POLLIN };
+
+			while (t[i].count < 4)
+				if (poll(&p, 1, 5000) != 1 || turner_read(&t[i], cycles_seen) <= 0) {
+					printf("cycles=%ld: client %ld got %ld of 4 replies to /who\n", done, done + i + 1, t[i].count);
+					return 1;
+				}
+			close(t[i].fd);
+		}
+		done += batch;
+	}
+	printf("cycles=%ld\n", done);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	static char seen[1 << 16];
@@ -349,7 +569,7 @@ int main(int argc, char *argv[])
 
 			if (send(fd, argv[i], len, 0) != (ssize_t)len)
 				die("send");
-			wait_until_read(fd);
+			wait_until(fd, 0);
 		}
 		if (send(fd, "/who\n", 5, 0) != 5)
 			die("send");
@@ -363,6 +583,10 @@ int main(int argc, char *argv[])
 	}
 	if ((argc == 8 || (argc == 9 && strcmp(argv[8], "small") == 0)) && strcmp(argv[1], "storm") == 0)
 		return storm(argv[2], argv[3], atol(argv[4]), atol(argv[5]), atol(argv[6]), atol(argv[7]), argc == 9);
+	if (argc == 5 && strcmp(argv[1], "turns") == 0)
+		return turns(argv[2], argv[3], atol(argv[4]));
+	if (argc == 5 && strcmp(argv[1], "cycles") == 0)
+		return cycles(argv[2], argv[3], atol(argv[4]));
 	if (argc == 3 && strcmp(argv[1], "late") == 0) {
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
 		struct sockaddr_storage addr;
@@ -392,6 +616,6 @@ int main(int argc, char *argv[])
 			die("send");
 		return close(fd) == 0 ? 0 : 1;
 	}
-	fprintf(stderr, "usage: chat_peer mute HOST PORT | chat_peer pieces HOST PORT PIECE... |\n       chat_peer storm HOST PORT SENDERS LINES LEAVERS READERS [small] | chat_peer late HOST\n");
+	fprintf(stderr, "usage: chat_peer mute HOST PORT | chat_peer pieces HOST PORT PIECE... |\n       chat_peer storm HOST PORT SENDERS LINES LEAVERS READERS [small] |\n       chat_peer turns HOST PORT LINES | chat_peer cycles HOST PORT N | chat_peer late HOST\n");
 	return 2;
 }
