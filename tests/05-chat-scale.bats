@@ -141,6 +141,7 @@ teardown() {
 	chat_turns 60
 	chat_expect_run \
 		"clients A, B and R joined; A sent 60 lines of 1000 bytes in one send(), then B one line, while the server was stopped: R must get them all"
+	# shellcheck disable=SC2153 # chat_turns sets BEFORE and INTACT
 	[ "$BEFORE" -eq 60 ] && [ "$INTACT" -eq 60 ] ||
 		fail "R got $BEFORE of A's 60 lines ($INTACT of them whole and in order) before B's line: A's 60,000 bytes were there to read when B's line came, so one read of 64 KiB takes them all, and every line in it goes out in that round, before B's turn (read 64 KiB at once, not lesson 04's 4 KiB)"
 }
