@@ -191,27 +191,20 @@ os_threads() {
 
 # os_rss_kb PID: the resident size of process PID in KiB (0 if it is gone):
 # the memory it has touched and the system keeps in RAM for it.
-os_rss_kb() {
-	local kb=
-	if [ "$OS_MODE" = linux ]; then
-		kb=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null)
-	else
-		kb=$(ps -o rss= -p "$1" 2>/dev/null | tr -d ' ')
-	fi
-	case $kb in
-	'' | *[!0-9]*) kb=0 ;;
-	esac
-	echo "$kb"
-}
+os_rss_kb() { _os_mem_kb "$1" VmRSS rss; }
 
 # os_vsz_kb PID: the virtual size of process PID in KiB (0 if it is gone):
 # all the memory it has mapped, thread stacks included, touched or not.
-os_vsz_kb() {
+os_vsz_kb() { _os_mem_kb "$1" VmSize vsz; }
+
+# _os_mem_kb PID FIELD PSFIELD: /proc's FIELD of process PID (Linux), or
+# ps's PSFIELD, in KiB; 0 if it is gone.
+_os_mem_kb() {
 	local kb=
 	if [ "$OS_MODE" = linux ]; then
-		kb=$(awk '$1 == "VmSize:" { print $2 }' "/proc/$1/status" 2>/dev/null)
+		kb=$(awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null)
 	else
-		kb=$(ps -o vsz= -p "$1" 2>/dev/null | tr -d ' ')
+		kb=$(ps -o "$3=" -p "$1" 2>/dev/null | tr -d ' ')
 	fi
 	case $kb in
 	'' | *[!0-9]*) kb=0 ;;
