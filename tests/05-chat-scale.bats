@@ -87,10 +87,16 @@ teardown() {
 	chat_sync watch
 	chat_refute_line watch '^\* guest2 left' "a client with less than 64 KiB waiting must not be dropped"
 	printf 'read now\n' >&"$MUTE_FD"
-	# Whole lines only: a queue that sends the start of a line twice (a
-	# short send() forgotten) garbles one.
-	wait_for_lines "$MUTE_OUT" '^<guest3> z+$' 72 5 ||
-		fail "the slow client got $(program_output "$MUTE_OUT" 1048576 | grep -Ec '^<guest3> z+$') whole lines of the 72 once it read ($(program_output "$MUTE_OUT" 1048576 | grep -c '^<guest3> ') lines from guest3)"
+	chat_say talk 'the end'
+	wait_for_lines "$MUTE_OUT" '^<guest3> the end$' 1 5 ||
+		fail "the slow client read again, but did not get guest3's 'the end', sent after the 72 lines ($(program_output "$MUTE_OUT" 1048576 | grep -c '^<guest3> ') lines from guest3)"
+	# Each line once and whole: a queue that sends the start of a message
+	# twice (a short writev() forgotten) garbles a line and repeats others.
+	local whole all
+	whole=$(program_output "$MUTE_OUT" 1048576 | grep -Ec '^<guest3> z+$') || true
+	all=$(program_output "$MUTE_OUT" 1048576 | grep -c '^<guest3> ') || true
+	[ "$whole" -eq 72 ] && [ "$all" -eq 73 ] ||
+		fail "the slow client got $whole whole lines of guest3's 72, and $all lines from guest3 in all (72, and 'the end'): each line must come once and whole (a short writev() sends part of the queue: the next one starts where it stopped)"
 }
 
 # ---------------------------------------------------------------- many --

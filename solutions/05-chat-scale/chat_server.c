@@ -17,9 +17,10 @@
  *     64 KiB (READ_BUDGET), into one buffer all clients share; chat.c acts
  *     on every complete line in it.  A client that floods gets its 64 KiB
  *     a round like everyone else, and the rest of its flood waits;
- *   - one copy per line: a line for everyone is one message, counted and
- *     queued by pointer in every receiver's queue (send_to_all()), as
- *     ncat sends its one buffer to all; writev() sends a queue;
+ *   - one copy per read: the lines a read brought for everyone are one
+ *     message, counted and queued by pointer in every receiver's queue
+ *     (send_to_all(), batch_push()), as ncat sends its one buffer to all;
+ *     writev() sends a queue;
  *   - memory as needed: a queue exists while something waits in it, and
  *     an idle client holds neither a queue nor an input buffer (chat.c's),
  *     only its struct client;
@@ -55,8 +56,7 @@
 #define READ_BUDGET (64 * 1024)      /* bytes read from a client a round */
 #define OUT_QUEUE_LIMIT (64 * 1024)  /* unsent bytes a client may have */
 #define QUEUE_FIRST_ROOM 16          /* messages a queue has room for at first */
-#define SHARE_MIN 256                /* shorter messages are copied, into chunks */
-#define CHUNK_SIZE 1024              /* a client's own chunk of short messages */
+#define BATCH_ROOM (16 * 1024)       /* a read's lines for everyone, in one message */
 /* Messages handed to one writev(): IOV_MAX where <limits.h> says it, else
  * 1024 (Linux and macOS; POSIX promises only 16, _XOPEN_IOV_MAX). */
 #if defined(IOV_MAX) && IOV_MAX < 1024
@@ -163,12 +163,12 @@ static void read_client(struct client *c)
  * ========================================================================= */
 
 /*
- * A message, queued for one client or for many.  A line for everyone is
+ * A message, queued for one client or for many.  Lines for everyone are
  * copied once, into a message, and each queue holds a pointer to it: the
  * kernel copies it from here into every socket, as ncat does from its one
  * buffer.  REFS counts who holds it (queues, and whoever is queueing it);
- * the last to let go frees it.  A short message is copied instead, into a
- * chunk of the client's own (queue_add()): a chunk has ROOM for more.
+ * the last to let go frees it.  ROOM is for the batch, which has room for
+ * more lines while it is gathered (send_to_all()).
  */
 struct message {
 	size_t refs;
@@ -260,25 +260,12 @@ static void queue_flush(struct client *c)
 	}
 }
 
-/*
- * Add M to the end of C's queue.  A message of SHARE_MIN bytes or more is
- * held by pointer, once more.  A shorter one is copied into C's own chunk
- * at the end of the queue, or a new one of CHUNK_SIZE bytes: handing
- * writev() one more piece costs more than copying 20 bytes, and one chunk
- * carries dozens of short lines.  The queue's array doubles when full.
- * Returns 0, or -1 with errno set.
- */
+/* Add M to the end of C's queue, held once more; the queue's array doubles
+ * when full.  Returns 0, or -1 with errno set. */
 static int queue_add(struct client *c, struct message *m)
 {
 	struct queue *q = &queues[c->fd];
-	struct message *last = q->count > 0 ? q->msgs[q->count - 1] : NULL;
 
-	if (m->len < SHARE_MIN && last != NULL && last->refs == 1 && last->room - last->len >= m->len) {
-		memcpy(last->data + last->len, m->data, m->len);  /* only chunks have room */
-		last->len += m->len;
-		c->out_len += m->len;
-		return 0;
-	}
 	if (q->count == q->room) {
 		size_t room = q->room > 0 ? 2 * q->room : QUEUE_FIRST_ROOM;
 		struct message **msgs = realloc(q->msgs, room * sizeof *msgs);
@@ -288,12 +275,7 @@ static int queue_add(struct client *c, struct message *m)
 		q->msgs = msgs;
 		q->room = room;
 	}
-	if (m->len < SHARE_MIN) {
-		if ((m = message_new(m->data, m->len, CHUNK_SIZE)) == NULL)
-			return -1;
-	} else {
-		m->refs++;
-	}
+	m->refs++;
 	q->msgs[q->count++] = m;
 	c->out_len += m->len;
 	return 0;
@@ -302,7 +284,7 @@ static int queue_add(struct client *c, struct message *m)
 /*
  * Queue message M for client C, unless C is leaving.  A queue never holds
  * more than OUT_QUEUE_LIMIT bytes.  But one round can queue far more than
- * its input (a read of 2 KiB of one-byte lines is a thousand messages), so
+ * its input (a read of 2 KiB of one-byte lines is 11 KB for everyone), so
  * a queue that M would overfill is first sent as far as the socket takes
  * it, and only then judged: a client whose queue is still too full for M
  * is marked to leave (64 KiB wait, and its kernel buffers too: waiting for
@@ -329,12 +311,42 @@ static void queue_push(struct client *c, struct message *m)
 }
 /* $end queue_push */
 
+/*
+ * The lines one read brought for everyone, gathered into one message:
+ * chat.c calls send_to_all() once a line, and a read can hold hundreds of
+ * lines, but each queue takes the batch once, by pointer.  batch_push()
+ * queues it for everyone but BATCH_FROM, its sender: before anything else
+ * is queued (so order is kept), and once the round's reads are done.  No
+ * one joins or is dropped during the reads, so everyone is still the same.
+ */
+static struct message *batch;
+static struct client *batch_from;
+
+/* Queue the batch, if any, for everyone but its sender. */
+static void batch_push(void)
+{
+	struct message *m = batch, *fit;
+
+	if (m == NULL)
+		return;
+	batch = NULL;
+	if (m->len < m->room && (fit = realloc(m, sizeof *m + m->len)) != NULL) {
+		m = fit;  /* the room it did not use, given back */
+		m->room = m->len;
+	}
+	for (size_t i = 0; i < chat_count; i++)
+		if (chat_clients[i] != batch_from)
+			queue_push(chat_clients[i], m);
+	message_release(m);
+}
+
 /* Queue LEN bytes of MSG for client C (chat.c calls it). */
 void send_to(struct client *c, const char *msg, size_t len)
 {
-	struct message *m = message_new(msg, len, len);
+	struct message *m;
 
-	if (m == NULL) {
+	batch_push();
+	if ((m = message_new(msg, len, len)) == NULL) {
 		chat_leave(c, strerror(errno));
 		return;
 	}
@@ -342,22 +354,28 @@ void send_to(struct client *c, const char *msg, size_t len)
 	message_release(m);
 }
 
-/* Queue LEN bytes of MSG for everyone but FROM (chat.c calls it): one
- * message, copied once, for all of them. */
+/* Queue LEN bytes of MSG for everyone but FROM (chat.c calls it): a line
+ * from a client joins its read's batch, with room for more lines; the
+ * server's own notices (FROM is NULL) are queued at once. */
 /* $begin send_to_all */
 void send_to_all(struct client *from, const char *msg, size_t len)
 {
-	struct message *m = message_new(msg, len, len);
-
-	for (size_t i = 0; i < chat_count; i++)
-		if (chat_clients[i] != from) {
-			if (m != NULL)
-				queue_push(chat_clients[i], m);
-			else
-				chat_leave(chat_clients[i], strerror(errno));
+	if (batch != NULL && (from != batch_from || batch->room - batch->len < len))
+		batch_push();
+	if (batch == NULL) {
+		batch = message_new(msg, 0, from != NULL && len < BATCH_ROOM ? BATCH_ROOM : len);
+		if (batch == NULL) {
+			for (size_t i = 0; i < chat_count; i++)
+				if (chat_clients[i] != from)
+					chat_leave(chat_clients[i], strerror(errno));
+			return;
 		}
-	if (m != NULL)
-		message_release(m);
+		batch_from = from;
+	}
+	memcpy(batch->data + batch->len, msg, len);
+	batch->len += len;
+	if (from == NULL)
+		batch_push();
 }
 /* $end send_to_all */
 
@@ -457,7 +475,8 @@ static void accept_clients(void)
 
 /*
  * Serve until SIGINT or SIGTERM: lesson 04's round, with the listener left
- * out while there is no spare descriptor.  Returns 0 when asked to stop,
+ * out while there is no spare descriptor, and the last read's batch queued
+ * before the sends.  Returns 0 when asked to stop,
  * -1 on an error that stops the server.
  */
 static int serve(void)
@@ -486,6 +505,7 @@ static int serve(void)
 		for (size_t i = 0; i < polled; i++)
 			if (pfds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
 				read_client(chat_clients[i]);
+		batch_push();
 		for (size_t i = 0; i < chat_count; i++)
 			queue_flush(chat_clients[i]);
 		chat_drop_leaving();
