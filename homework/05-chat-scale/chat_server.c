@@ -430,8 +430,8 @@ static void accept_clients(void)
 /*
  * Serve until SIGINT or SIGTERM: lesson 04's round, with the listener left
  * out while there is no spare descriptor, and the last read's batch queued
- * before the sends.  Returns 0 when asked to stop,
- * -1 on an error that stops the server.
+ * before the sends.  Returns 0 when asked to stop, -1 on an error that
+ * stops the server.
  */
 static int serve(void)
 {
