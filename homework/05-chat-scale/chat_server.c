@@ -18,9 +18,9 @@
  *     on every complete line in it.  A client that floods gets its 64 KiB
  *     a round like everyone else, and the rest of its flood waits;
  *   - one copy per read: the lines a read brought for everyone are one
- *     message, counted and queued by pointer in every receiver's queue
- *     (send_to_all(), batch_push()), as ncat sends its one buffer to all;
- *     writev() sends a queue;
+ *     message (the batch, BATCH_ROOM bytes at most), counted and queued
+ *     by pointer in every receiver's queue (send_to_all(), batch_push()),
+ *     as ncat sends its one buffer to all; writev() sends a queue;
  *   - memory as needed: a queue exists while something waits in it, and
  *     an idle client holds neither a queue nor an input buffer (chat.c's),
  *     only its struct client;
@@ -56,7 +56,7 @@
 #define READ_BUDGET (64 * 1024)      /* bytes read from a client a round */
 #define OUT_QUEUE_LIMIT (64 * 1024)  /* unsent bytes a client may have */
 #define QUEUE_FIRST_ROOM 16          /* messages a queue has room for at first */
-#define BATCH_ROOM (16 * 1024)       /* a read's lines for everyone, in one message */
+#define BATCH_ROOM (4 * 1024)        /* a read's lines for everyone, in one message */
 /* Messages handed to one writev(): IOV_MAX where <limits.h> says it, else
  * 1024 (Linux and macOS; POSIX promises only 16, _XOPEN_IOV_MAX). */
 #if defined(IOV_MAX) && IOV_MAX < 1024
@@ -309,9 +309,11 @@ static void batch_push(void)
 		if (chat_clients[i] != batch_from)
 			queue_push(chat_clients[i], m);
 	message_release(m);
+	batch_from = NULL;
 }
 
-/* Queue LEN bytes of MSG for client C (chat.c calls it). */
+/* Queue LEN bytes of MSG for client C (chat.c calls it), after the batch:
+ * what was said before it comes first. */
 void send_to(struct client *c, const char *msg, size_t len)
 {
 	struct message *m;
