@@ -56,7 +56,7 @@
 #define READ_BUDGET (64 * 1024)      /* bytes read from a client a round */
 #define OUT_QUEUE_LIMIT (64 * 1024)  /* unsent bytes a client may have */
 #define QUEUE_FIRST_ROOM 16          /* messages a queue has room for at first */
-#define BATCH_ROOM (4 * 1024)        /* a read's lines for everyone, in one message */
+#define BATCH_ROOM 1024              /* a read's lines for everyone, in one message */
 /* Messages handed to one writev(): IOV_MAX where <limits.h> says it, else
  * 1024 (Linux and macOS; POSIX promises only 16, _XOPEN_IOV_MAX). */
 #if defined(IOV_MAX) && IOV_MAX < 1024
