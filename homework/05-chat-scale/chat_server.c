@@ -17,10 +17,11 @@
  *     64 KiB (READ_BUDGET), into one buffer all clients share; chat.c acts
  *     on every complete line in it.  A client that floods gets its 64 KiB
  *     a round like everyone else, and the rest of its flood waits;
- *   - one copy per read: the lines a read brought for everyone are one
- *     message (the batch, BATCH_ROOM bytes at most), counted and queued
- *     by pointer in every receiver's queue (send_to_all(), batch_push()),
- *     as ncat sends its one buffer to all; writev() sends a queue;
+ *   - one copy per read: the lines a read brought for everyone are copied
+ *     once, into messages of BATCH_ROOM bytes at most (batches), counted
+ *     and queued by pointer in every receiver's queue (send_to_all(),
+ *     batch_push()), as ncat sends its one buffer to all; writev() sends
+ *     a queue;
  *   - memory as needed: a queue exists while something waits in it, and
  *     an idle client holds neither a queue nor an input buffer (chat.c's),
  *     only its struct client;
@@ -56,7 +57,7 @@
 #define READ_BUDGET (64 * 1024)      /* bytes read from a client a round */
 #define OUT_QUEUE_LIMIT (64 * 1024)  /* unsent bytes a client may have */
 #define QUEUE_FIRST_ROOM 16          /* messages a queue has room for at first */
-#define BATCH_ROOM 1024              /* a read's lines for everyone, in one message */
+#define BATCH_ROOM 1024              /* bytes of lines for everyone in one message */
 /* Messages handed to one writev(): IOV_MAX where <limits.h> says it, else
  * 1024 (Linux and macOS; POSIX promises only 16, _XOPEN_IOV_MAX). */
 #if defined(IOV_MAX) && IOV_MAX < 1024
@@ -283,9 +284,11 @@ static void queue_push(struct client *c, struct message *m)
 }
 
 /*
- * The lines one read brought for everyone, gathered into one message:
- * chat.c calls send_to_all() once a line, and a read can hold hundreds of
- * lines, but each queue takes the batch once, by pointer.  batch_push()
+ * The lines one read brought for everyone, gathered into one message of
+ * up to BATCH_ROOM bytes: chat.c calls send_to_all() once a line, and a
+ * read can hold hundreds of lines, but each queue takes a batch once, by
+ * pointer.  Not larger: queue_push() judges a batch whole, so a larger
+ * one would drop a client that reads, but lags, sooner.  batch_push()
  * queues it for everyone but BATCH_FROM, its sender: before anything else
  * is queued (so order is kept), and once the round's reads are done.  No
  * one joins or is dropped during the reads, so everyone is still the same.
